@@ -1,0 +1,1 @@
+"""uiab harness: everything that touches the browser or the experiment lifecycle."""

@@ -1,0 +1,143 @@
+"""Browser layer: find or connect to Chromium, and open an isolated, network-fenced context per visitor."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from loguru import logger
+from playwright.async_api import Browser, BrowserContext, Playwright, Route, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from agent.errors import InfrastructureError, InputError
+from harness.settings import Settings
+
+__all__ = [
+    "CHROMIUM_ARGS",
+    "NetworkGuard",
+    "BrowserSession",
+    "device_descriptor",
+    "find_chromium",
+    "open_browser",
+    "same_origin",
+]
+
+# Keep Chromium quiet on a closed network: without these it keeps dialling Google's hosts at start.
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+)
+
+_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def find_chromium(settings: Settings) -> Path | None:
+    """``UIAB_BROWSER_EXECUTABLE``, else a Chromium on PATH; ``None`` means use Playwright's download."""
+    if settings.browser_executable is not None:
+        path = Path(settings.browser_executable)
+        if not path.exists():
+            raise InputError(f"no browser at {path}", source="UIAB_BROWSER_EXECUTABLE",
+                             fix="point it at a Chromium executable or unset it")
+        return path
+    for name in _CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    return None
+
+
+def same_origin(url: str, origin: str) -> bool:
+    """True when ``url`` is on ``origin`` (scheme, host and port), or is an in-page ``data:``/``blob:`` URL."""
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return True
+    return f"{parts.scheme}://{parts.netloc}" == origin
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass
+class NetworkGuard:
+    """Blocks every request off the site's origin and counts what it blocked."""
+
+    origin: str
+    blocked: list[str] = field(default_factory=list)
+
+    async def install(self, context: BrowserContext) -> None:
+        await context.route(lambda url: not same_origin(url, self.origin), self._block)
+
+    async def _block(self, route: Route) -> None:
+        self.blocked.append(route.request.url)
+        await route.abort("blockedbyclient")
+
+
+@dataclass
+class BrowserSession:
+    """One Playwright driver and one browser: a worker's whole browser."""
+
+    playwright: Playwright
+    browser: Browser
+
+    def device(self, name: str, *, source: str | None = None) -> dict[str, Any]:
+        return device_descriptor(self.playwright, name, source=source)
+
+
+def device_descriptor(playwright: Playwright, name: str, *, source: str | None = None) -> dict[str, Any]:
+    """Playwright's descriptor (viewport, user agent, touch, scale) for a device name, e.g. ``"iPhone 13"``."""
+    if name in playwright.devices:
+        descriptor = dict(playwright.devices[name])
+        # Chromium renders every descriptor; WebKit/Firefox defaults would only confuse the launch.
+        descriptor.pop("default_browser_type", None)
+        return descriptor
+    import difflib
+
+    close = difflib.get_close_matches(name, list(playwright.devices), n=3)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "use a Playwright device name"
+    raise InputError(f"unknown device {name!r}", source=source, field="device", fix=hint)
+
+
+def _launch_args() -> list[str]:
+    args = list(CHROMIUM_ARGS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium's sandbox refuses to run as root
+    return args
+
+
+@asynccontextmanager
+async def open_browser(settings: Settings) -> AsyncIterator[BrowserSession]:
+    """Launch Chromium (or connect to ``UIAB_BROWSER_ENDPOINT``) for one worker; close it on exit."""
+    async with async_playwright() as playwright:
+        try:
+            if settings.browser_endpoint:
+                browser = await playwright.chromium.connect(settings.browser_endpoint)
+            else:
+                executable = find_chromium(settings)
+                browser = await playwright.chromium.launch(
+                    executable_path=str(executable) if executable else None,
+                    headless=settings.headless,
+                    args=_launch_args(),
+                )
+        except PlaywrightError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InfrastructureError(
+                f"browser could not start: {first} (set UIAB_BROWSER_EXECUTABLE, or run `make setup`)"
+            ) from None
+        logger.debug("browser {} ready", browser.version)
+        try:
+            yield BrowserSession(playwright, browser)
+        finally:
+            await browser.close()

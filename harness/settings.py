@@ -1,0 +1,58 @@
+"""Settings from ``UIAB_*`` environment variables and an optional ``uiab.toml`` in the working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from agent.errors import InputError
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Where the browser comes from, how many run at once, where results go."""
+
+    model_config = SettingsConfigDict(env_prefix="UIAB_", toml_file="uiab.toml", extra="forbid")
+
+    browser_executable: Path | None = Field(None, description="Chromium to launch; else found on PATH")
+    browser_endpoint: str | None = Field(None, description="ws:// of a Playwright server to connect to")
+    headless: bool = True
+    concurrency: int = Field(2, ge=1, le=64, description="visitors in flight at once")
+    seed: int = 0
+    db: Path = Path("uiab.db")
+    report_dir: Path = Path("uiab-reports")
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit arguments beat the environment, which beats uiab.toml.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning a bad value into a one-line :class:`InputError`."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        raise InputError(err["msg"], source="uiab.toml or UIAB_* environment", field=field,
+                         fix=f"set UIAB_{field.upper()} to a valid value") from None
+    except Exception as exc:  # a malformed uiab.toml raises tomllib's error
+        raise InputError(str(exc), source="uiab.toml", fix="repair the TOML syntax") from None
