@@ -75,13 +75,22 @@ class NetworkGuard:
     """Blocks every request off the site's origin and counts what it blocked."""
 
     origin: str
-    blocked: list[str] = field(default_factory=list)
+    blocked_from: list[tuple[str, str]] = field(default_factory=list)  # (blocked URL, page it came from)
+
+    @property
+    def blocked(self) -> list[str]:
+        return [url for url, _ in self.blocked_from]
 
     async def install(self, context: BrowserContext) -> None:
         await context.route(lambda url: not same_origin(url, self.origin), self._block)
 
     async def _block(self, route: Route) -> None:
-        self.blocked.append(route.request.url)
+        request = route.request
+        try:
+            page_url = request.frame.url
+        except PlaywrightError:  # the frame is gone; the request still counts
+            page_url = ""
+        self.blocked_from.append((request.url, page_url))
         await route.abort("blockedbyclient")
 
 

@@ -1,0 +1,117 @@
+"""The ``uiab`` command line: smoke (and, as they land, simulate, train, rollout, report)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from loguru import logger
+from rich.console import Console
+from rich.table import Table
+
+from agent.errors import InfrastructureError, InputError, UiabError
+from harness.logs import configure_logging
+from harness.settings import Settings, load_settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Synthetic personas drive real Chromium through UI variants; measure, gate, learn.")
+_err = Console(stderr=True)
+_out = Console()
+
+T = TypeVar("T")
+
+ExperimentArg = Annotated[Path, typer.Argument(help="experiment.toml", show_default=False)]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="SQLite database (default: UIAB_DB or ./uiab.db)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout, nothing else")]
+
+
+def _fail(exc: UiabError) -> NoReturn:
+    message = exc.one_line() if isinstance(exc, InputError) else str(exc)
+    _err.print(f"[bold red]uiab: error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def _guard(body: Callable[[], T]) -> T:
+    """Run a command: bad input exits 2, infrastructure 4, Ctrl-C 130 — each with one line on stderr."""
+    try:
+        return body()
+    except UiabError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _err.print("[yellow]uiab: interrupted[/] — finished sessions are stored; the run is marked interrupted")
+        raise typer.Exit(130) from None
+
+
+def _settings(**overrides: Any) -> Settings:
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _emit_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+@app.command()
+def smoke(
+    experiment: ExperimentArg,
+    variant: Annotated[list[str] | None, typer.Option("--variant", help="only this variant (repeatable)")] = None,
+    device: Annotated[list[str] | None, typer.Option("--device", help="only this device (repeatable)")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Walk the funnel per variant and device; check load, errors, blocked requests, the way on, the goal."""
+    from harness.smoke_command import run_smoke
+
+    def body() -> int:
+        settings = _settings(db=db)
+        report = asyncio.run(run_smoke(experiment, settings, variants=variant or [], devices=device or []))
+        if as_json:
+            _emit_json(report.to_dict())
+        else:
+            _print_smoke(report)
+        return report.exit_code
+
+    raise typer.Exit(_guard(body))
+
+
+def _print_smoke(report: Any) -> None:
+    table = Table(title=f"uiab smoke — run {report.run_id}", title_justify="left")
+    for column in ("variant", "device", "page", "loaded", "JS err", "console", "blocked", "next", "goal", "result"):
+        table.add_column(column)
+    for walk in report.walks:
+        for page in walk.pages:
+            if page.next is None:
+                way_on = "—"
+            elif not page.next_matches:
+                way_on = f"[red]{page.next} missing[/]"
+            elif page.next_visible and page.next_clickable:
+                way_on = f"{page.next} ok"
+            else:
+                way_on = f"[red]{page.next} {'hidden' if not page.next_visible else 'covered'}[/]"
+            goal = "—" if page.goal_reached is None else ("[green]yes[/]" if page.goal_reached else "[red]no[/]")
+            table.add_row(page.variant, page.device, page.page, "yes" if page.loaded else "[red]no[/]",
+                          str(page.js_errors), str(page.console_errors), str(page.blocked_requests),
+                          way_on, goal, "[green]ok[/]" if page.ok else "[red]FAIL[/]")
+    _out.print(table)
+    for walk in report.walks:
+        for page in walk.pages:
+            for problem in page.problems:
+                _out.print(f"[red]✗[/] {walk.variant} on {walk.device}: {problem}", highlight=False)
+    _out.print(f"screenshots: {report.screenshot_dir}   database: {report.db} (run {report.run_id})",
+               highlight=False)
+
+
+def main() -> None:  # pragma: no cover - the console script
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

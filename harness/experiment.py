@@ -1,0 +1,124 @@
+"""``experiment.toml``: the site, the persona mix, the funnel, goals, variants and slots — validated."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agent.errors import InputError
+
+__all__ = ["Experiment", "FunnelStep", "Goal", "Variant", "load_experiment"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FunnelStep(_Strict):
+    """One page of the goal path and the element that leads on from it."""
+
+    page: str
+    next: str | None = None
+
+
+class Goal(_Strict):
+    """Reached when ``click`` is clicked or ``url`` loads."""
+
+    click: str | None = None
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Goal:
+        if not self.click and not self.url:
+            raise ValueError("a goal needs `click` (a selector) or `url` (a path)")
+        return self
+
+
+class Variant(_Strict):
+    """A named variant; ``patch`` is a .css or .toml patch file relative to the experiment file."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    patch: str | None = None
+    description: str = ""
+
+
+class Experiment(_Strict):
+    """A validated experiment; ``path`` is the file it came from (relative paths resolve against it)."""
+
+    name: str
+    site: str | None = None
+    base_url: str | None = None
+    entry: str = "/index.html"
+    personas: list[str] = Field(min_length=1)
+    funnel: list[FunnelStep] = Field(default_factory=list)
+    goals: dict[str, Goal] = Field(default_factory=dict)
+    variants: list[Variant] = Field(default_factory=lambda: [Variant(name="control")])
+    slots: dict[str, Any] = Field(default_factory=dict)
+    path: Path = Field(default=Path("experiment.toml"), exclude=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> Experiment:
+        if bool(self.site) == bool(self.base_url):
+            raise ValueError("give exactly one of `site` (a folder to serve) or `base_url` (a running site)")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("`base_url` must start with http:// or https://")
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique, got {names}")
+        return self
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def site_folder(self) -> Path | None:
+        return (self.folder / self.site).resolve() if self.site else None
+
+    def variant(self, name: str) -> Variant:
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        known = ", ".join(v.name for v in self.variants)
+        raise InputError(f"no variant named {name!r}", source=str(self.path), field="variants",
+                         fix=f"use one of: {known}")
+
+    def goal_specs(self) -> list[dict[str, str]]:
+        """Goals in the shape the in-page tracker takes."""
+        return [{"name": name, **goal.model_dump(exclude_none=True)} for name, goal in self.goals.items()]
+
+    def funnel_step(self, page: str) -> FunnelStep | None:
+        for step in self.funnel:
+            if step.page == page:
+                return step
+        return None
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; any problem becomes a one-line :class:`InputError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", source=str(path), fix="pass the path of an experiment.toml")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"malformed TOML ({exc})", source=str(path), fix="repair the TOML syntax") from None
+    try:
+        experiment = Experiment(**data, path=path.resolve())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "experiment"
+        message = err["msg"].removeprefix("Value error, ")
+        fix = "remove it or check its spelling" if err["type"] == "extra_forbidden" else "see README, experiment.toml"
+        raise InputError(message, source=str(path), field=field, fix=fix) from None
+    if experiment.site_folder is not None and not experiment.site_folder.is_dir():
+        raise InputError(f"site folder {experiment.site_folder} does not exist", source=str(path),
+                         field="site", fix="point `site` at a folder relative to this file")
+    for variant in experiment.variants:
+        if variant.patch and not (experiment.folder / variant.patch).is_file():
+            raise InputError(f"patch file {variant.patch} does not exist", source=str(path),
+                             field=f"variants.{variant.name}.patch", fix="check the path, relative to this file")
+    return experiment
