@@ -37,6 +37,8 @@ CHROMIUM_ARGS: tuple[str, ...] = (
     "--disable-quic",
     "--disable-gpu",
     "--disable-dev-shm-usage",
+    # Wheel scrolls land at once instead of animating in real time, which the virtual clock can't see.
+    "--disable-smooth-scrolling",
 )
 
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")

@@ -75,7 +75,7 @@ async def test_requests_to_other_origins_are_blocked_and_counted(browser: Browse
 async def test_scroll_depth_is_recorded(browser: BrowserSession, pages_url: str) -> None:
     async with open_visitor(browser, pages_url, device={"viewport": {"width": 800, "height": 600}}) as visitor:
         await visitor.goto("/basic.html")
-        await visitor.page.mouse.wheel(0, 1200)
+        await visitor.scroll(1200)
         await visitor.advance(500)
         await visitor.finish()
         leave = _of(visitor.events, "page_leave")[-1]
