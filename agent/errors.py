@@ -48,6 +48,7 @@ class PatchValidationError(InputError):
                  fix: str | None = None, line: int | None = None, column: int | None = None) -> None:
         self.line = line
         self.column = column
+        fix = fix or "remove or rewrite it; the README lists what a patch may contain"
         if line is not None:
             where = f"line {line}, column {column}" if column is not None else f"line {line}"
             field = f"{field} {where}" if field else where

@@ -23,13 +23,19 @@ __all__ = ["app", "main"]
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Synthetic personas drive real Chromium through UI variants; measure, gate, learn.")
 _err = Console(stderr=True)
-_out = Console()
+# Piped output (CI logs) gets a wide table instead of rich's 80-column default.
+_out = Console(width=None if sys.stdout.isatty() else 160)
 
 T = TypeVar("T")
 
 ExperimentArg = Annotated[Path, typer.Argument(help="experiment.toml", show_default=False)]
 DbOpt = Annotated[Path | None, typer.Option("--db", help="SQLite database (default: UIAB_DB or ./uiab.db)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON on stdout, nothing else")]
+
+
+@app.callback()
+def _root() -> None:
+    """uiab: A/B test UI variants with synthetic personas in real Chromium."""
 
 
 def _fail(exc: UiabError) -> NoReturn:
@@ -85,7 +91,7 @@ def smoke(
 def _print_smoke(report: Any) -> None:
     table = Table(title=f"uiab smoke — run {report.run_id}", title_justify="left")
     for column in ("variant", "device", "page", "loaded", "JS err", "console", "blocked", "next", "goal", "result"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("variant", "device", "page"))
     for walk in report.walks:
         for page in walk.pages:
             if page.next is None:

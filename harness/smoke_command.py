@@ -67,7 +67,8 @@ async def run_smoke(path: Path, settings: Settings, *, variants: Sequence[str] =
     chosen = [experiment.variant(name) for name in variants] if variants else list(experiment.variants)
     for variant in chosen:
         variant_patch(experiment, variant)  # a bad patch is bad input, found before anything is written
-    device_names = list(devices) or experiment_devices(experiment)
+    persona_devices = experiment_devices(experiment)  # loads every persona: an unknown one is bad input
+    device_names = list(devices) or persona_devices
     with site_url(experiment) as base_url, Store(settings.db) as store:
         async with open_browser(settings) as browser:
             for name in device_names:

@@ -116,7 +116,8 @@ def test_bad_css_file_names_line_and_column(tmp_path: Path) -> None:
     path = _write(tmp_path, "evil.css", "#a { color: red }\n@import 'x.css';\n")
     with pytest.raises(PatchValidationError) as caught:
         load_patch(path)
-    assert str(caught.value) == f"{path}: css line 2, column 1: @import loads another stylesheet"
+    assert str(caught.value) == (f"{path}: css line 2, column 1: @import loads another stylesheet"
+                                 " (fix: remove or rewrite it; the README lists what a patch may contain)")
     assert (caught.value.line, caught.value.column) == (2, 1)
 
 
