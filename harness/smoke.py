@@ -14,7 +14,8 @@ from harness.browser import BrowserSession
 from harness.experiment import Experiment, Variant
 from harness.outcome import session_result
 from harness.storage import Store, StoredSession
-from harness.variants import variant_init_scripts
+from harness.patching import patch_report
+from harness.variants import variant_init_scripts, variant_patch
 from harness.visitor import Visitor, open_visitor
 
 __all__ = ["PageCheck", "SmokeWalk", "smoke_walk", "run_smoke_walks"]
@@ -61,6 +62,7 @@ class PageCheck:
     next_clickable: bool | None = None
     goal_reached: bool | None = None
     screenshot: str | None = None
+    compare: str | None = None  # control | this variant, side by side
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -146,11 +148,31 @@ async def smoke_walk(
         _attribute(pages, visitor, base_url)
         result = session_result(visitor.events, blocked=len(visitor.guard.blocked),
                                 failed=len(visitor.failed_requests))
+        patch = variant_patch(experiment, variant)
+        if patch is not None and pages:
+            pages[-1].problems.extend(_patch_problems(patch.name, visitor.events))
         if pages and experiment.goals:
             pages[-1].goal_reached = result.goal_reached
             if pages[-1].ok and not result.goal_reached:
                 pages[-1].problems.append(f"goal {', '.join(experiment.goals)} not reached after the funnel")
         return SmokeWalk(variant.name, device_name, pages, list(visitor.events), bad_input)
+
+
+def _patch_problems(name: str, events: list[dict[str, Any]]) -> list[str]:
+    """A patch that matched nothing on every page walked, or whose ops failed, is a failed action."""
+    reports = [patch_report([e]) for e in events if e.get("type") == "patch"]
+    if not reports:
+        return [f"patch {name} never reported: its runtime did not run"]
+    best: dict[str, int] = {}
+    for report in reports:
+        for selector, count in report.matched.items():
+            best[selector] = max(best.get(selector, 0), count)
+    problems = [f"patch {name}: {selector} matched nothing on any page walked"
+                for selector, count in best.items() if count == 0]
+    if all(r.failed_ops for r in reports):
+        failed = reports[-1].failed_ops[0]
+        problems.append(f"patch {name}: {failed['op']} {failed['selector']} failed ({failed['reason']})")
+    return problems
 
 
 def _url(base_url: str, path: str) -> str:

@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from agent.errors import InputError
 from harness.browser import open_browser
+from harness.compare import side_by_side
 from harness.experiment import Experiment, load_experiment
 from harness.population import experiment_devices
 from harness.server import check_reachable, serve_folder
@@ -49,6 +50,22 @@ class SmokeReport:
         }
 
 
+def _compare_with_control(walks: Sequence[SmokeWalk], folder: Path) -> None:
+    """For every patched walk, put each page's screenshot beside control's on the same device."""
+    control = {w.device: w for w in walks if w.variant == "control"}
+    for walk in walks:
+        base = control.get(walk.device)
+        if base is None or walk is base:
+            continue
+        for mine, theirs in zip(walk.pages, base.pages, strict=False):
+            if mine.screenshot and theirs.screenshot and mine.page == theirs.page:
+                out = folder / Path(mine.screenshot).name
+                side_by_side(Path(theirs.screenshot), Path(mine.screenshot), out,
+                             labels=(f"control · {walk.device} · {mine.page}",
+                                     f"{walk.variant} · {walk.device} · {mine.page}"))
+                mine.compare = str(out)
+
+
 @contextmanager
 def site_url(experiment: Experiment) -> Iterator[str]:
     """The experiment's site on loopback (served from its folder) or its running ``base_url``."""
@@ -82,6 +99,7 @@ async def run_smoke(path: Path, settings: Settings, *, variants: Sequence[str] =
                         browser, experiment, chosen, device_names, base_url, store=store, run_id=run_id,
                         concurrency=settings.concurrency, screenshot_dir=screenshots,
                         on_done=lambda _walk: progress.advance(task))
+                _compare_with_control(walks, screenshots / "compare")
                 bad = sorted({b for w in walks for b in w.bad_input})
                 if bad:
                     store.discard_run(run_id)

@@ -45,6 +45,9 @@ def test_demo_sites_smoke_clean(site: str, tmp_path: Path) -> None:
     for walk in walks:
         assert walk["pages"][-1]["goal_reached"] is True
         assert all(Path(p["screenshot"]).is_file() for p in walk["pages"])
+        # Patched walks show each page beside control's, on the same device.
+        assert all((p["compare"] is None) == (walk["variant"] == "control") for p in walk["pages"])
+        assert all(Path(p["compare"]).is_file() for p in walk["pages"] if p["compare"])
     stored = _rows(tmp_path / "u.db", "SELECT status FROM runs")
     assert stored == [("completed",)]
     assert _rows(tmp_path / "u.db", "SELECT COUNT(*) FROM sessions")[0][0] == len(walks)
@@ -59,6 +62,18 @@ def test_variant_hiding_the_next_element_fails_naming_page_and_element(tmp_path:
                  "--db", str(tmp_path / "u.db"), cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "#checkout on /cart.html is not visible" in done.stdout
+
+
+def test_patch_that_matches_nothing_is_a_failed_action(tmp_path: Path) -> None:
+    experiment = _copy_shop(tmp_path)
+    (experiment.parent / "variants" / "typo.css").write_text("#add-to-kart { font-size: 20px }\n")
+    experiment.write_text(experiment.read_text() +
+                          '\n[[variants]]\nname = "typo"\npatch = "variants/typo.css"\n')
+    done = _uiab("smoke", str(experiment), "--variant", "typo", "--device", "Desktop Chrome", "--json",
+                 "--db", str(tmp_path / "u.db"), cwd=tmp_path)
+    assert done.returncode == 1
+    problems = [p for w in json.loads(done.stdout)["walks"] for page in w["pages"] for p in page["problems"]]
+    assert problems == ["patch typo: #add-to-kart matched nothing on any page walked"]
 
 
 @pytest.mark.parametrize(
