@@ -115,6 +115,74 @@ def _print_smoke(report: Any) -> None:
                highlight=False)
 
 
+patch_app = typer.Typer(no_args_is_help=True, help="Validate and inspect UI patches.")
+app.add_typer(patch_app, name="patch")
+
+
+@patch_app.command("check")
+def patch_check(
+    file: Annotated[Path, typer.Argument(help="a .css or .toml patch file", show_default=False)],
+    experiment: Annotated[Path | None, typer.Option("--experiment", help="apply it on this experiment's "
+                                                    "funnel pages in the browser")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a patch; with --experiment, apply it on every funnel page and report what each selector matched."""
+    from harness.patch_check import check_patch
+
+    def body() -> int:
+        settings = _settings()
+        check = asyncio.run(check_patch(file, settings, experiment))
+        if as_json:
+            _emit_json(check.to_dict())
+            return 0
+        _out.print(f"[green]valid[/] {file} — patch {check.patch.name!r} ({check.patch.digest}), "
+                   f"{len(check.patch.ops)} op(s)", highlight=False)
+        _out.print(check.patch.css or "(no CSS)", highlight=False, markup=False)
+        for device, pages in check.matches.items():
+            table = Table(title=f"matches on {device}", title_justify="left")
+            table.add_column("selector")
+            for page in pages:
+                table.add_column(page, justify="right")
+            selectors = sorted({s for counts in pages.values() for s in counts})
+            for selector in selectors:
+                table.add_row(selector, *(str(pages[p].get(selector, "—")) for p in pages))
+            _out.print(table)
+        for failure in check.failed_ops:
+            _out.print(f"[yellow]op failed:[/] {failure}", highlight=False)
+        return 0
+
+    raise typer.Exit(_guard(body))
+
+
+personas_app = typer.Typer(no_args_is_help=True, help="The persona library.")
+app.add_typer(personas_app, name="personas")
+
+
+@personas_app.command("list")
+def personas_list(as_json: JsonOpt = False) -> None:
+    """Show the personas in the library."""
+    from personas import list_personas
+
+    def body() -> int:
+        _settings()
+        people = list_personas()
+        if as_json:
+            _emit_json({"personas": [p.model_dump(mode="json") for p in people]})
+            return 0
+        table = Table(title="persona library", title_justify="left")
+        for column in ("name", "device", "pointer", "share", "intent", "wpm", "patience (scale, shape)",
+                       "min contrast", "min font", "goals"):
+            table.add_column(column)
+        for p in people:
+            table.add_row(p.name, p.device, p.motor.pointer, f"{p.share:.2f}", f"{p.intent:.2f}",
+                          f"{p.reading.wpm:.0f}", f"{p.patience.scale_s:.0f} s, {p.patience.shape:.2f}",
+                          f"{p.vision.min_contrast:.1f}", f"{p.vision.min_font_px:.0f} px", ", ".join(p.goals))
+        _out.print(table)
+        return 0
+
+    raise typer.Exit(_guard(body))
+
+
 def main() -> None:  # pragma: no cover - the console script
     app()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agent.catalog import ActionCatalog, build_catalog
 from agent.errors import InputError
 
 __all__ = ["Experiment", "FunnelStep", "Goal", "Variant", "load_experiment"]
@@ -86,6 +87,10 @@ class Experiment(_Strict):
         raise InputError(f"no variant named {name!r}", source=str(self.path), field="variants",
                          fix=f"use one of: {known}")
 
+    def action_catalog(self) -> ActionCatalog:
+        """The agent's action catalog, generated from ``[slots]`` (selectors, kinds, copy alternatives)."""
+        return build_catalog(self.slots, source=str(self.path))
+
     def goal_specs(self) -> list[dict[str, str]]:
         """Goals in the shape the in-page tracker takes."""
         return [{"name": name, **goal.model_dump(exclude_none=True)} for name, goal in self.goals.items()]
@@ -117,6 +122,7 @@ def load_experiment(path: str | Path) -> Experiment:
     if experiment.site_folder is not None and not experiment.site_folder.is_dir():
         raise InputError(f"site folder {experiment.site_folder} does not exist", source=str(path),
                          field="site", fix="point `site` at a folder relative to this file")
+    experiment.action_catalog()  # bad slots are bad input, found when the file is read
     for variant in experiment.variants:
         if variant.patch and not (experiment.folder / variant.patch).is_file():
             raise InputError(f"patch file {variant.patch} does not exist", source=str(path),
