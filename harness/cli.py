@@ -115,6 +115,70 @@ def _print_smoke(report: Any) -> None:
                highlight=False)
 
 
+@app.command()
+def simulate(
+    experiment: ExperimentArg,
+    sessions: Annotated[int, typer.Option("--sessions", min=1, help="visitors (paired: each runs under "
+                                          "every variant)")] = 100,
+    seed: Annotated[int | None, typer.Option("--seed", help="run seed (default UIAB_SEED)")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=64,
+                                                    help="sessions in flight (default UIAB_CONCURRENCY)")] = None,
+    variant: Annotated[list[str] | None, typer.Option("--variant", help="only these variants (repeatable)")] = None,
+    paired: Annotated[bool, typer.Option("--paired", help="every visitor under every variant, same random "
+                                         "stream (common random numbers)")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate persona sessions on every variant; store them; table conversion, bounce, dwell, misclicks."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from harness.simulate import simulate as run_simulation
+
+    def body() -> int:
+        settings = _settings(db=db)
+        run_seed = settings.seed if seed is None else seed
+        conversions = [0, 0]
+        progress = Progress(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=_err,
+                            transient=True)
+        task = progress.add_task("sessions", total=None, rate="")
+
+        def started(total: int) -> None:
+            progress.update(task, total=total)
+
+        def finished(outcome: Any) -> None:
+            conversions[0] += outcome.result.goal_reached
+            conversions[1] += 1
+            progress.update(task, advance=1, rate=f"conversion {conversions[0] / conversions[1]:.1%}")
+
+        with progress:
+            report = asyncio.run(run_simulation(experiment, settings, sessions=sessions, seed=run_seed,
+                                                variants=variant or [], paired=paired, concurrency=concurrency,
+                                                on_session=finished, on_start=started))
+        if as_json:
+            _emit_json({k: v for k, v in report.to_dict().items() if k != "variant_persona"})
+        else:
+            _print_arms(f"uiab simulate — run {report.run_id}: by variant", report.by_variant())
+            _print_arms("by persona", report.by_persona())
+            _print_arms("by variant and persona",
+                        {f"{v} · {p}": s for (v, p), s in sorted(report.by_variant_and_persona().items())})
+            _out.print(f"database: {settings.db} (run {report.run_id})", highlight=False)
+        return 0
+
+    raise typer.Exit(_guard(body))
+
+
+def _print_arms(title: str, arms: dict[str, Any]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in ("", "sessions", "conversion", "95 % interval", "bounce", "mean dwell", "misclicks"):
+        table.add_column(column, justify="left" if not column else "right")
+    for name, arm in arms.items():
+        table.add_row(name, str(arm.sessions), f"{arm.conversion_rate:.1%}",
+                      f"{arm.ci_low:.1%} – {arm.ci_high:.1%}", f"{arm.bounce_rate:.1%}",
+                      f"{arm.mean_dwell_s:.1f} s", f"{arm.misclick_rate:.1%}")
+    _out.print(table)
+
+
 patch_app = typer.Typer(no_args_is_help=True, help="Validate and inspect UI patches.")
 app.add_typer(patch_app, name="patch")
 

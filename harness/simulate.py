@@ -1,0 +1,117 @@
+"""``uiab simulate``: the experiment's persona mix × variants, each session stored as it finishes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.assignment import plan_visitors
+from harness.browser import open_browser
+from harness.experiment import load_experiment
+from harness.pool import VisitorPool
+from harness.population import experiment_personas
+from harness.session import SessionOutcome, run_persona_session
+from harness.settings import Settings
+from harness.smoke_command import site_url
+from harness.stats import ArmSummary, summarize
+from harness.storage import Store, StoredSession
+from harness.variants import variant_patch
+
+__all__ = ["SimulationReport", "simulate"]
+
+
+@dataclass
+class SimulationReport:
+    run_id: int
+    outcomes: list[SessionOutcome]
+    paired: bool
+    db: Path
+
+    def by_variant(self) -> dict[str, ArmSummary]:
+        groups: dict[str, list[Any]] = defaultdict(list)
+        for o in self.outcomes:
+            groups[o.plan.variant.name].append(o.result)
+        return {name: summarize(results) for name, results in groups.items()}
+
+    def by_persona(self) -> dict[str, ArmSummary]:
+        groups: dict[str, list[Any]] = defaultdict(list)
+        for o in self.outcomes:
+            groups[o.plan.persona.name].append(o.result)
+        return {name: summarize(results) for name, results in sorted(groups.items())}
+
+    def by_variant_and_persona(self) -> dict[tuple[str, str], ArmSummary]:
+        groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for o in self.outcomes:
+            groups[(o.plan.variant.name, o.plan.persona.name)].append(o.result)
+        return {key: summarize(results) for key, results in groups.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "sessions": len(self.outcomes),
+            "paired": self.paired,
+            "variants": {k: v.to_dict() for k, v in self.by_variant().items()},
+            "personas": {k: v.to_dict() for k, v in self.by_persona().items()},
+            "variant_persona": {f"{v}/{p}": s.to_dict() for (v, p), s in self.by_variant_and_persona().items()},
+        }
+
+
+def _stored(outcome: SessionOutcome) -> StoredSession:
+    result = outcome.result
+    return StoredSession(
+        visitor_id=outcome.plan.visitor_id, persona=outcome.plan.persona.name, device=outcome.device,
+        variant=outcome.plan.variant.name, seed=outcome.plan.seed, status=outcome.end,
+        goal_reached=result.goal_reached,
+        result={**result.to_dict(), "end": outcome.end, "error": outcome.error, "pair": outcome.plan.pair,
+                "decisions": outcome.decisions},
+        events=outcome.events, page_views=result.page_rows())
+
+
+async def simulate(path: Path, settings: Settings, *, sessions: int, seed: int, variants: Sequence[str] = (),
+                   paired: bool = False, concurrency: int | None = None,
+                   on_session: Callable[[SessionOutcome], None] | None = None,
+                   on_start: Callable[[int], None] | None = None) -> SimulationReport:
+    """Run the sessions; every finished one is written at once, so an interrupted run keeps them."""
+    experiment = load_experiment(path)
+    chosen = [experiment.variant(n) for n in variants] if variants else list(experiment.variants)
+    for variant in chosen:
+        variant_patch(experiment, variant)  # bad patches are bad input before anything is written
+    personas = experiment_personas(experiment)
+    plans = plan_visitors(experiment, personas, chosen, sessions=sessions, seed=seed, paired=paired)
+    workers = concurrency or settings.concurrency
+    with site_url(experiment) as base_url, Store(settings.db) as store:
+        async with open_browser(settings) as browser:
+            for persona in personas:
+                browser.device(persona.device, source=f"persona {persona.name}")
+            config = {"sessions": sessions, "variants": [v.name for v in chosen], "paired": paired,
+                      "personas": [p.name for p in personas], "concurrency": workers, "base_url": base_url}
+            pool = VisitorPool(browser, base_url, experiment.goal_specs())
+            with store.tracked_run("simulate", str(experiment.path), config, seed) as run_id:
+                if on_start is not None:
+                    on_start(len(plans))
+                outcomes: list[SessionOutcome | None] = [None] * len(plans)
+                queue: asyncio.Queue[int] = asyncio.Queue()
+                for i in range(len(plans)):
+                    queue.put_nowait(i)
+
+                async def worker() -> None:
+                    while not queue.empty():
+                        i = queue.get_nowait()
+                        outcome = await run_persona_session(pool, experiment, plans[i])
+                        store.add_session(run_id, _stored(outcome))
+                        outcomes[i] = outcome
+                        if on_session is not None:
+                            on_session(outcome)
+
+                try:
+                    await asyncio.gather(*(worker() for _ in range(workers)))
+                finally:
+                    await pool.close()
+                done = [o for o in outcomes if o is not None]
+                report = SimulationReport(run_id=run_id, outcomes=done, paired=paired, db=settings.db)
+                store.finish_run(run_id, "completed", report.to_dict())
+    return report
