@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from loguru import logger
 from rich.console import Console
 from rich.table import Table
 
-from agent.errors import InfrastructureError, InputError, UiabError
+from agent.errors import InputError, UiabError
 from harness.logs import configure_logging
 from harness.settings import Settings, load_settings
 
@@ -170,12 +169,16 @@ def simulate(
 
 def _print_arms(title: str, arms: dict[str, Any]) -> None:
     table = Table(title=title, title_justify="left")
-    for column in ("", "sessions", "conversion", "95 % interval", "bounce", "mean dwell", "misclicks"):
+    with_cta = any(arm.cta_click_rate is not None for arm in arms.values())
+    columns = ["", "sessions", "conversion", "95 % interval", "bounce", "mean dwell", "misclicks"]
+    for column in columns + (["CTA clicked"] if with_cta else []):
         table.add_column(column, justify="left" if not column else "right")
     for name, arm in arms.items():
-        table.add_row(name, str(arm.sessions), f"{arm.conversion_rate:.1%}",
-                      f"{arm.ci_low:.1%} – {arm.ci_high:.1%}", f"{arm.bounce_rate:.1%}",
-                      f"{arm.mean_dwell_s:.1f} s", f"{arm.misclick_rate:.1%}")
+        row = [name, str(arm.sessions), f"{arm.conversion_rate:.1%}", f"{arm.ci_low:.1%} – {arm.ci_high:.1%}",
+               f"{arm.bounce_rate:.1%}", f"{arm.mean_dwell_s:.1f} s", f"{arm.misclick_rate:.1%}"]
+        if with_cta:
+            row.append("—" if arm.cta_click_rate is None else f"{arm.cta_click_rate:.1%}")
+        table.add_row(*row)
     _out.print(table)
 
 

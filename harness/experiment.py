@@ -91,6 +91,15 @@ class Experiment(_Strict):
         """The agent's action catalog, generated from ``[slots]`` (selectors, kinds, copy alternatives)."""
         return build_catalog(self.slots, source=str(self.path))
 
+    def slot_selector(self, name: str) -> str | None:
+        """The selector of slot ``name`` (given as a string or as a table with ``selector``), if any."""
+        spec = self.slots.get(name)
+        if isinstance(spec, str):
+            return spec
+        if isinstance(spec, dict) and isinstance(spec.get("selector"), str):
+            return spec["selector"]
+        return None
+
     def goal_specs(self) -> list[dict[str, str]]:
         """Goals in the shape the in-page tracker takes."""
         return [{"name": name, **goal.model_dump(exclude_none=True)} for name, goal in self.goals.items()]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from personas import Persona, load_persona
-
 from harness.experiment import Experiment
+from personas import Persona, load_persona
 
 __all__ = ["experiment_personas", "experiment_devices"]
 

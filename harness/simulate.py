@@ -30,24 +30,25 @@ class SimulationReport:
     outcomes: list[SessionOutcome]
     paired: bool
     db: Path
+    cta: str | None = None  # the `cta` slot's selector: its click-through is reported per arm
 
     def by_variant(self) -> dict[str, ArmSummary]:
         groups: dict[str, list[Any]] = defaultdict(list)
         for o in self.outcomes:
             groups[o.plan.variant.name].append(o.result)
-        return {name: summarize(results) for name, results in groups.items()}
+        return {name: summarize(results, cta=self.cta) for name, results in groups.items()}
 
     def by_persona(self) -> dict[str, ArmSummary]:
         groups: dict[str, list[Any]] = defaultdict(list)
         for o in self.outcomes:
             groups[o.plan.persona.name].append(o.result)
-        return {name: summarize(results) for name, results in sorted(groups.items())}
+        return {name: summarize(results, cta=self.cta) for name, results in sorted(groups.items())}
 
     def by_variant_and_persona(self) -> dict[tuple[str, str], ArmSummary]:
         groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for o in self.outcomes:
             groups[(o.plan.variant.name, o.plan.persona.name)].append(o.result)
-        return {key: summarize(results) for key, results in groups.items()}
+        return {key: summarize(results, cta=self.cta) for key, results in groups.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +113,7 @@ async def simulate(path: Path, settings: Settings, *, sessions: int, seed: int, 
                 finally:
                     await pool.close()
                 done = [o for o in outcomes if o is not None]
-                report = SimulationReport(run_id=run_id, outcomes=done, paired=paired, db=settings.db)
+                report = SimulationReport(run_id=run_id, outcomes=done, paired=paired, db=settings.db,
+                                          cta=experiment.slot_selector("cta"))
                 store.finish_run(run_id, "completed", report.to_dict())
     return report

@@ -13,8 +13,8 @@ from loguru import logger
 from harness.browser import BrowserSession
 from harness.experiment import Experiment, Variant
 from harness.outcome import session_result
-from harness.storage import Store, StoredSession
 from harness.patching import patch_report
+from harness.storage import Store, StoredSession
 from harness.variants import variant_init_scripts, variant_patch
 from harness.visitor import Visitor, open_visitor
 

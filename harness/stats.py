@@ -24,12 +24,16 @@ class ArmSummary:
     bounce_rate: float
     mean_dwell_s: float
     misclick_rate: float
+    cta_click_rate: float | None = None  # sessions that clicked the experiment's `cta` slot, if it has one
 
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, float | int | None]:
+        data = asdict(self)
+        if self.cta_click_rate is None:
+            del data["cta_click_rate"]
+        return data
 
 
-def summarize(results: Iterable[SessionResult]) -> ArmSummary:
+def summarize(results: Iterable[SessionResult], *, cta: str | None = None) -> ArmSummary:
     """Conversion rate with a 95 % Wilson score interval (good coverage at small n and rates near 0 or 1)."""
     items = list(results)
     n = len(items)
@@ -49,4 +53,5 @@ def summarize(results: Iterable[SessionResult]) -> ArmSummary:
         bounce_rate=sum(r.bounce for r in items) / n if n else 0.0,
         mean_dwell_s=sum(r.dwell_ms for r in items) / n / 1000 if n else 0.0,
         misclick_rate=sum(r.misclicks for r in items) / clicks if clicks else 0.0,
+        cta_click_rate=(sum(cta in r.clicked for r in items) / n if n else 0.0) if cta else None,
     )

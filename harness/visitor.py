@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # Every visitor's virtual clock starts at the same instant, so page-visible time is deterministic.
-VIRTUAL_EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=timezone.utc)
+VIRTUAL_EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 _EPOCH_MS = VIRTUAL_EPOCH.timestamp() * 1000
 
 

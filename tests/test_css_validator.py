@@ -47,7 +47,8 @@ def test_errors_name_line_and_column() -> None:
         validate_css(css, source="v.css")
     err = caught.value
     assert (err.line, err.column) == (4, 15)
-    assert str(err).startswith("v.css: line 4, column 15: url() loads a resource, which can exfiltrate page data (fix: ")
+    assert str(err).startswith(
+        "v.css: line 4, column 15: url() loads a resource, which can exfiltrate page data (fix: ")
 
 
 def test_unknown_property_error_has_a_fix() -> None:
