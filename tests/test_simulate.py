@@ -15,7 +15,7 @@ from harness.population import experiment_personas
 REPO = Path(__file__).resolve().parent.parent
 SHOP = REPO / "site_fixtures" / "shop" / "experiment.toml"
 KEYS = {"sessions", "conversions", "conversion_rate", "ci_low", "ci_high", "bounce_rate", "mean_dwell_s",
-        "misclick_rate"}
+        "misclick_rate", "cta_click_rate"}
 
 
 def _simulate(tmp_path: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
