@@ -182,6 +182,91 @@ def _print_arms(title: str, arms: dict[str, Any]) -> None:
     _out.print(table)
 
 
+@app.command()
+def rollout(
+    experiment: Annotated[Path | None, typer.Argument(help="experiment.toml (omit with --replay)",
+                                                      show_default=False)] = None,
+    candidate: Annotated[str | None, typer.Option("--candidate", help="a variant NAME, a PATCH_FILE (.css/.toml) "
+                                                  "or a CHECKPOINT")] = None,
+    control: Annotated[str | None, typer.Option("--control", help="the control variant")] = None,
+    stages: Annotated[str | None, typer.Option("--stages", help="traffic percentages, e.g. 10,50,100")] = None,
+    sessions_per_stage: Annotated[int | None, typer.Option("--sessions-per-stage", min=2)] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="run seed (default UIAB_SEED)")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="write JUnit XML here")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="folder for report.json, index.html, "
+                                                "screenshots")] = None,
+    replay: Annotated[int | None, typer.Option("--replay", help="rerun rollout RUN_ID's visitors with the same "
+                                               "seeds: a real regression reproduces, flakiness does not")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Gate a candidate: pre-flight, stages, health checks, statistics → promote 0, rollback 1, inconclusive 3."""
+    from harness.rollout import RolloutOptions, run_rollout
+    from harness.rollout_artifacts import write_html, write_json, write_junit
+    from harness.server import SiteUnreachableError
+    from harness.storage import Store
+
+    def body() -> int:
+        settings = _settings(db=db)
+        original: dict[str, Any] | None = None
+        path, ref, ctrl, per_stage, run_seed = experiment, candidate, control, sessions_per_stage, seed
+        stage_list: tuple[int, ...] | None = None
+        if stages:
+            try:
+                stage_list = tuple(int(x) for x in stages.split(","))
+            except ValueError:
+                raise InputError(f"--stages {stages!r} is not a comma-separated list of percentages",
+                                 field="--stages", fix="e.g. --stages 10,50,100") from None
+        if replay is not None:
+            with Store(settings.db) as store:
+                original = store.run(replay)
+                if original is None or original["kind"] != "rollout":
+                    raise InputError(f"no rollout run {replay} in {settings.db}", field="--replay",
+                                     fix="pass the run_id a rollout printed")
+                config = json.loads(original["config"])
+                prior = json.loads(original["summary"] or "{}")
+            path = Path(original["experiment"])
+            ref, ctrl = config["candidate"], config["control"]
+            stage_list, per_stage, run_seed = tuple(config["stages"]), config["sessions_per_stage"], original["seed"]
+        if path is None or ref is None:
+            raise InputError("missing EXPERIMENT or --candidate", field="--candidate",
+                             fix="uiab rollout EXPERIMENT --candidate NAME, or uiab rollout --replay RUN_ID")
+        options = RolloutOptions(candidate=ref, control=ctrl, stages=stage_list, sessions_per_stage=per_stage,
+                                 seed=run_seed, report_dir=report, replay_of=replay)
+        try:
+            result = asyncio.run(run_rollout(path, settings, options))
+        except SiteUnreachableError as exc:
+            _err.print(f"[bold red]uiab: infrastructure:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+            return 4
+        write_json(result, result.report_dir / "report.json")
+        write_html(result, result.report_dir / "index.html")
+        if junit is not None:
+            write_junit(result, junit)
+        if as_json:
+            payload = json.loads((result.report_dir / "report.json").read_text())
+            if original is not None:
+                payload["replay"] = {"of": replay, "original_verdict": prior.get("verdict"),
+                                     "reproduced": prior.get("verdict") == result.verdict}
+            _emit_json(payload)
+        else:
+            colour = {"promote": "green", "rollback": "red", "inconclusive": "yellow"}[result.verdict]
+            _out.print(f"[bold {colour}]{result.verdict.upper()}[/] {result.candidate} vs {result.control} "
+                       f"(run {result.run_id})", highlight=False)
+            for reason in result.reasons:
+                _out.print(f"  [red]✗[/] {reason}", highlight=False)
+            for warning in result.warnings:
+                _out.print(f"  [yellow]![/] {warning}", highlight=False)
+            if original is not None:
+                same = prior.get("verdict") == result.verdict
+                _out.print(f"replay of run {replay}: original {prior.get('verdict')}, now {result.verdict} — "
+                           + ("reproduced (a real effect, not flakiness)" if same else "NOT reproduced (flaky)"),
+                           highlight=False)
+            _out.print(f"report: {result.report_dir / 'index.html'}", highlight=False)
+        return result.exit_code
+
+    raise typer.Exit(_guard(body))
+
+
 patch_app = typer.Typer(no_args_is_help=True, help="Validate and inspect UI patches.")
 app.add_typer(patch_app, name="patch")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.catalog import ActionCatalog, build_catalog
 from agent.errors import InputError
 
-__all__ = ["Experiment", "FunnelStep", "Goal", "Variant", "load_experiment"]
+__all__ = ["Experiment", "FunnelStep", "Goal", "Guardrails", "RolloutSettings", "Variant", "load_experiment"]
 
 
 class _Strict(BaseModel):
@@ -46,6 +46,44 @@ class Variant(_Strict):
     description: str = ""
 
 
+class Guardrails(_Strict):
+    """Non-inferiority margins: how much worse than control the candidate may be (absolute, per visitor)."""
+
+    bounce: float = Field(0.10, ge=0, le=1)
+    misclick_rate: float = Field(0.10, ge=0, le=1)
+    error_rate: float = Field(0.02, ge=0, le=1)
+
+
+class RolloutSettings(_Strict):
+    """The ``[rollout]`` table: defaults for ``uiab rollout``."""
+
+    control: str = "control"
+    # The seed's ramp: 10 → 50 → 100 % with a health check between steps (REFERENCES.md).
+    stages: list[int] = Field(default_factory=lambda: [10, 50, 100], min_length=1)
+    sessions_per_stage: int = Field(40, ge=2, le=100_000)
+    primary: Literal["conversion"] = "conversion"
+    margin: float = Field(0.05, ge=0, le=1)  # the primary metric's non-inferiority margin
+    promote_if: Literal["superior", "non_inferior"] = "superior"
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    # Optimizely's minimum evidence before a winner: 100 visitors and 25 conversions per arm (REFERENCES.md).
+    min_visitors: int = Field(100, ge=0)
+    min_conversions: int = Field(25, ge=0)
+    srm_alpha: float = Field(0.001, gt=0, lt=0.5)  # GrowthBook, Eppo
+    srm_min_per_arm: int = Field(20, ge=0)
+    min_patch_rate: float = Field(0.7, ge=0, le=1)  # the seed's min_success_rate
+    preflight_sessions: int = Field(2, ge=0, le=100)  # per persona, on the candidate
+    persona_harm: Literal["warn", "error"] = "warn"
+    lcp_margin_ms: float = Field(500.0, ge=0)
+    cls_margin: float = Field(0.05, ge=0)
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+
+    @model_validator(mode="after")
+    def _ramp(self) -> RolloutSettings:
+        if any(not 0 < s <= 100 for s in self.stages) or self.stages != sorted(set(self.stages)):
+            raise ValueError("stages must be increasing percentages in (0, 100], e.g. [10, 50, 100]")
+        return self
+
+
 class Experiment(_Strict):
     """A validated experiment; ``path`` is the file it came from (relative paths resolve against it)."""
 
@@ -58,6 +96,7 @@ class Experiment(_Strict):
     goals: dict[str, Goal] = Field(default_factory=dict)
     variants: list[Variant] = Field(default_factory=lambda: [Variant(name="control")])
     slots: dict[str, Any] = Field(default_factory=dict)
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
     path: Path = Field(default=Path("experiment.toml"), exclude=True)
 
     @model_validator(mode="after")

@@ -46,6 +46,7 @@ class Violation:
     impact: str
     help: str
     targets: tuple[str, ...]
+    contrast: float | None = None  # for color-contrast: the lowest ratio axe measured on these elements
 
     @property
     def serious(self) -> bool:
@@ -80,9 +81,13 @@ async def audit_page(browser: BrowserSession, base_url: str, device_name: str, p
         audit.lcp_ms, audit.cls = float(vitals["lcp"]), float(vitals["cls"])
         results = await _AXE.run(page)
         for v in results.response.get("violations", []):
-            targets = tuple(" ".join(map(str, n.get("target", []))) for n in v.get("nodes", []))
+            nodes = v.get("nodes", [])
+            targets = tuple(" ".join(map(str, n.get("target", []))) for n in nodes)
+            ratios = [float(c["data"]["contrastRatio"]) for n in nodes for c in n.get("any", [])
+                      if isinstance(c.get("data"), dict) and c["data"].get("contrastRatio")]
             audit.violations.append(Violation(rule=v["id"], impact=str(v.get("impact") or "minor"),
-                                              help=str(v.get("help", "")), targets=targets))
+                                              help=str(v.get("help", "")), targets=targets,
+                                              contrast=min(ratios) if ratios else None))
     except PlaywrightError as exc:
         audit.error = str(exc).splitlines()[0]
     finally:

@@ -13,7 +13,11 @@ from pathlib import Path
 
 from agent.errors import InputError
 
-__all__ = ["serve_folder", "check_reachable"]
+__all__ = ["SiteUnreachableError", "serve_folder", "check_reachable"]
+
+
+class SiteUnreachableError(InputError):
+    """Nothing answers at the experiment's ``base_url`` (bad input for most commands; rollout exits 4)."""
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -60,5 +64,5 @@ def check_reachable(url: str, *, source: str | None = None, timeout: float = 5.0
                          fix="check base_url and entry") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise InputError(f"site unreachable at {url} ({reason})", source=source, field="base_url",
+        raise SiteUnreachableError(f"site unreachable at {url} ({reason})", source=source, field="base_url",
                          fix="start the site, or use `site` to serve a folder") from None

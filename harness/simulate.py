@@ -11,17 +11,17 @@ from typing import Any
 
 from harness.assignment import plan_visitors
 from harness.browser import open_browser
-from harness.experiment import load_experiment
+from harness.experiment import Experiment, load_experiment
 from harness.pool import VisitorPool
 from harness.population import experiment_personas
-from harness.session import SessionOutcome, run_persona_session
+from harness.session import SessionOutcome, VisitorPlan, run_persona_session
 from harness.settings import Settings
 from harness.smoke_command import site_url
 from harness.stats import ArmSummary, summarize
 from harness.storage import Store, StoredSession
 from harness.variants import variant_patch
 
-__all__ = ["SimulationReport", "simulate"]
+__all__ = ["SimulationReport", "run_plans", "simulate", "stored_session"]
 
 
 @dataclass
@@ -61,7 +61,34 @@ class SimulationReport:
         }
 
 
-def _stored(outcome: SessionOutcome) -> StoredSession:
+async def run_plans(pool: VisitorPool, experiment: Experiment, plans: Sequence[VisitorPlan], *, concurrency: int,
+                    on_outcome: Callable[[SessionOutcome], None] | None = None) -> list[SessionOutcome]:
+    """Run every plan with at most ``concurrency`` sessions in flight; outcomes come back in plan order."""
+    outcomes: list[SessionOutcome | None] = [None] * len(plans)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(plans)):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            outcome = await run_persona_session(pool, experiment, plans[i])
+            outcomes[i] = outcome
+            if on_outcome is not None:
+                on_outcome(outcome)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    return [o for o in outcomes if o is not None]
+
+
+def _store_and_report(store: Store, run_id: int, outcome: SessionOutcome,
+                      on_session: Callable[[SessionOutcome], None] | None) -> None:
+    store.add_session(run_id, stored_session(outcome))
+    if on_session is not None:
+        on_session(outcome)
+
+
+def stored_session(outcome: SessionOutcome) -> StoredSession:
     result = outcome.result
     return StoredSession(
         visitor_id=outcome.plan.visitor_id, persona=outcome.plan.persona.name, device=outcome.device,
@@ -94,25 +121,11 @@ async def simulate(path: Path, settings: Settings, *, sessions: int, seed: int, 
             with store.tracked_run("simulate", str(experiment.path), config, seed) as run_id:
                 if on_start is not None:
                     on_start(len(plans))
-                outcomes: list[SessionOutcome | None] = [None] * len(plans)
-                queue: asyncio.Queue[int] = asyncio.Queue()
-                for i in range(len(plans)):
-                    queue.put_nowait(i)
-
-                async def worker() -> None:
-                    while not queue.empty():
-                        i = queue.get_nowait()
-                        outcome = await run_persona_session(pool, experiment, plans[i])
-                        store.add_session(run_id, _stored(outcome))
-                        outcomes[i] = outcome
-                        if on_session is not None:
-                            on_session(outcome)
-
                 try:
-                    await asyncio.gather(*(worker() for _ in range(workers)))
+                    done = await run_plans(pool, experiment, plans, concurrency=workers,
+                                           on_outcome=lambda o: _store_and_report(store, run_id, o, on_session))
                 finally:
                     await pool.close()
-                done = [o for o in outcomes if o is not None]
                 report = SimulationReport(run_id=run_id, outcomes=done, paired=paired, db=settings.db,
                                           cta=experiment.slot_selector("cta"))
                 store.finish_run(run_id, "completed", report.to_dict())

@@ -16,7 +16,7 @@ from agent.errors import InputError
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoredSession", "PageViewRow"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry migrates from version i to i + 1; a database is never rewritten behind the user's back.
 _MIGRATIONS: tuple[str, ...] = (
@@ -67,6 +67,20 @@ _MIGRATIONS: tuple[str, ...] = (
         data       TEXT NOT NULL
     );
     CREATE INDEX events_session ON events(session_id);
+    """,
+    """
+    CREATE TABLE checks (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id    INTEGER NOT NULL REFERENCES runs(id),
+        stage     TEXT NOT NULL,              -- preflight | 10% | 50% | ...
+        name      TEXT NOT NULL,              -- e.g. technical.js_errors, primary.conversion
+        level     TEXT NOT NULL,              -- error | warn
+        status    TEXT NOT NULL,              -- pass | fail | skip
+        expected  TEXT NOT NULL,
+        found     TEXT NOT NULL,
+        data      TEXT NOT NULL               -- JSON: page, device, persona, numbers
+    );
+    CREATE INDEX checks_run ON checks(run_id);
     """,
 )
 
@@ -207,15 +221,30 @@ class Store:
         return rows
 
     def count(self, table: str, run_id: int | None = None) -> int:
-        if table not in {"runs", "sessions", "page_views", "events"}:
+        if table not in {"runs", "sessions", "page_views", "events", "checks"}:
             raise ValueError(table)
         if run_id is None or table == "runs":
             return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        if table == "checks":
+            return int(self._db.execute("SELECT COUNT(*) FROM checks WHERE run_id = ?", (run_id,)).fetchone()[0])
         if table == "sessions":
             sql = "SELECT COUNT(*) FROM sessions WHERE run_id = ?"
         else:
             sql = f"SELECT COUNT(*) FROM {table} JOIN sessions s ON s.id = session_id WHERE s.run_id = ?"
         return int(self._db.execute(sql, (run_id,)).fetchone()[0])
+
+    def add_checks(self, run_id: int, checks: Sequence[dict[str, Any]]) -> None:
+        """Write a stage's checks in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO checks (run_id, stage, name, level, status, expected, found, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, c["stage"], c["name"], c["level"], c["status"], c["expected"], c["found"],
+                  json.dumps(c, default=str)) for c in checks])
+
+    def checks(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT data FROM checks WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
 
     def discard_run(self, run_id: int) -> None:
         """Remove a run and all it wrote, in one transaction (bad input found mid-run)."""
@@ -223,6 +252,7 @@ class Store:
             sessions = "SELECT id FROM sessions WHERE run_id = ?"
             db.execute(f"DELETE FROM events WHERE session_id IN ({sessions})", (run_id,))
             db.execute(f"DELETE FROM page_views WHERE session_id IN ({sessions})", (run_id,))
+            db.execute("DELETE FROM checks WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM sessions WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
