@@ -74,7 +74,8 @@ class Check:
 
     @property
     def message(self) -> str:
-        where = ", ".join(x for x in (self.page, self.device, self.persona and f"persona {self.persona}") if x)
+        persona = self.persona if self.persona and self.persona not in self.name else None
+        where = ", ".join(x for x in (self.page, self.device, persona and f"persona {persona}") if x)
         head = f"[{self.stage}] {self.name}" + (f" ({where})" if where else "")
         return f"{head}: expected {self.expected}, found {self.found}"
 
@@ -114,7 +115,7 @@ class RolloutReport:
         errors = [c.message for c in self.checks if c.failed and c.level == "error"]
         if errors:
             return errors
-        return [c.message for c in self.checks if c.name.startswith("primary.") and c.status != "pass"][-1:]
+        return [c.message for c in self.checks if c.name.startswith("primary.")][-1:]
 
     @property
     def warnings(self) -> list[str]:
