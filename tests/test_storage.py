@@ -69,3 +69,26 @@ def test_a_file_that_is_not_a_database_is_bad_input(tmp_path: Path) -> None:
     path.write_text("this is not sqlite " * 100)
     with pytest.raises(InputError, match="notes.db"):
         Store(path)
+
+
+def test_older_schema_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    from harness.storage import _MIGRATIONS
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as con:  # a database written by schema v1
+        for statement in _MIGRATIONS[0].split(";"):
+            if statement.strip():
+                con.execute(statement)
+        con.execute("PRAGMA user_version = 1")
+        con.execute("INSERT INTO runs (kind, experiment, config, started_at) VALUES ('smoke', 'e', '{}', 'now')")
+    with Store(path) as store:
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.count("runs") == 1 and store.count("checks") == 0
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with sqlite3.connect(path) as con:
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(InputError, match="newer than this uiab"):
+        Store(path)
