@@ -16,7 +16,7 @@ from agent.errors import InputError
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoredSession", "PageViewRow"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry migrates from version i to i + 1; a database is never rewritten behind the user's back.
 _MIGRATIONS: tuple[str, ...] = (
@@ -81,6 +81,32 @@ _MIGRATIONS: tuple[str, ...] = (
         data      TEXT NOT NULL               -- JSON: page, device, persona, numbers
     );
     CREATE INDEX checks_run ON checks(run_id);
+    """,
+    """
+    CREATE TABLE decisions (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id          INTEGER NOT NULL REFERENCES runs(id),
+        event_id        TEXT NOT NULL,
+        policy          TEXT NOT NULL,
+        context         TEXT NOT NULL,        -- JSON: observable context only
+        context_vec     TEXT NOT NULL,        -- JSON: the encoded state
+        actions_offered TEXT NOT NULL,        -- JSON: action ids the mask allowed
+        action          INTEGER NOT NULL,
+        probability     REAL NOT NULL,        -- of the chosen action under the acting policy (propensity)
+        reward          REAL,
+        reward_parts    TEXT NOT NULL          -- JSON: result, user, business, total
+    );
+    CREATE INDEX decisions_run ON decisions(run_id);
+    CREATE TABLE alerts (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id     INTEGER NOT NULL REFERENCES runs(id),
+        kind       TEXT NOT NULL,
+        message    TEXT NOT NULL,
+        value      REAL,
+        threshold  REAL,
+        at_session INTEGER,
+        created_at TEXT NOT NULL
+    );
     """,
 )
 
@@ -242,6 +268,35 @@ class Store:
                 [(run_id, c["stage"], c["name"], c["level"], c["status"], c["expected"], c["found"],
                   json.dumps(c, default=str)) for c in checks])
 
+    def add_decisions(self, run_id: int, records: Sequence[dict[str, Any]]) -> None:
+        """Write decision-log records (``agent.decision_log.DecisionRecord.to_dict()``) in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO decisions (run_id, event_id, policy, context, context_vec, actions_offered, action,"
+                " probability, reward, reward_parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, r["event_id"], r.get("policy", ""), json.dumps(r["context"], sort_keys=True),
+                  json.dumps(r["context_vec"]), json.dumps(r["actions_offered"]), r["action"], r["probability"],
+                  r.get("reward"), json.dumps(r.get("reward_parts", {}), sort_keys=True)) for r in records])
+
+    def decisions(self, run_id: int) -> list[dict[str, Any]]:
+        cursor = self._db.execute("SELECT event_id, policy, context, context_vec, actions_offered, action, probability,"
+                                  " reward, reward_parts FROM decisions WHERE run_id = ? ORDER BY id", (run_id,))
+        return [{"event_id": e, "policy": p, "context": json.loads(c), "context_vec": json.loads(v),
+                 "actions_offered": json.loads(o), "action": a, "probability": pr, "reward": r,
+                 "reward_parts": json.loads(rp)} for e, p, c, v, o, a, pr, r, rp in cursor.fetchall()]
+
+    def add_alert(self, run_id: int, kind: str, message: str, value: float | None, threshold: float | None,
+                  at_session: int | None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO alerts (run_id, kind, message, value, threshold, at_session, created_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)", (run_id, kind, message, value, threshold, at_session, _now()))
+
+    def alerts(self, run_id: int) -> list[dict[str, Any]]:
+        cursor = self._db.execute("SELECT kind, message, value, threshold, at_session FROM alerts WHERE run_id = ?"
+                                  " ORDER BY id", (run_id,))
+        return [dict(zip(("kind", "message", "value", "threshold", "at_session"), row, strict=True))
+                for row in cursor.fetchall()]
+
     def checks(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT data FROM checks WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
         return [json.loads(r[0]) for r in rows]
@@ -253,6 +308,8 @@ class Store:
             db.execute(f"DELETE FROM events WHERE session_id IN ({sessions})", (run_id,))
             db.execute(f"DELETE FROM page_views WHERE session_id IN ({sessions})", (run_id,))
             db.execute("DELETE FROM checks WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM decisions WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM alerts WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM sessions WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
