@@ -267,6 +267,52 @@ def rollout(
     raise typer.Exit(_guard(body))
 
 
+@app.command()
+def train(
+    experiment: ExperimentArg,
+    sessions: Annotated[int, typer.Option("--sessions", min=1, help="learning sessions (visitors)")] = 200,
+    policy: Annotated[str, typer.Option("--policy", help="dqn | uniform | egreedy | thompson | linucb")] = "dqn",
+    seed: Annotated[int | None, typer.Option("--seed", help="run seed (default UIAB_SEED)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="checkpoint to write (DQN)")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="continue from this DQN checkpoint")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Learn which patch to show at each page view from rewards measured in the browser; log every decision."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from agent.training import POLICIES
+    from harness.train import run_training
+
+    def body() -> int:
+        if policy not in POLICIES:
+            raise InputError(f"unknown policy {policy!r}", field="--policy", fix=f"use one of: {', '.join(POLICIES)}")
+        settings = _settings(db=db)
+        run_seed = settings.seed if seed is None else seed
+        progress = Progress(TextColumn(f"train {policy}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[mean]}"), TimeRemainingColumn(), console=_err, transient=True)
+        task = progress.add_task("sessions", total=sessions, mean="")
+
+        def advance(done: int, _reward: float, running: float) -> None:
+            progress.update(task, completed=done, mean=f"running mean reward {running:+.3f}")
+
+        with progress:
+            report = run_training(experiment, settings, sessions=sessions, policy=policy, seed=run_seed, out=out,
+                                  resume=resume, on_progress=advance)
+        summary = report.to_dict()
+        if as_json:
+            _emit_json(summary)
+        else:
+            _out.print(f"trained {summary['policy']} for {summary['sessions']} sessions (run {summary['run_id']}): "
+                       f"mean reward over the last 10 % {summary['mean_reward_last_10pct']:+.3f}, conversion "
+                       f"{summary['conversion_rate']:.1%}", highlight=False)
+            _out.print(f"checkpoint: {summary['checkpoint']}   learning curve: {summary['learning_curve']}   "
+                       f"alerts: {summary['alerts']}", highlight=False)
+        return 0
+
+    raise typer.Exit(_guard(body))
+
+
 patch_app = typer.Typer(no_args_is_help=True, help="Validate and inspect UI patches.")
 app.add_typer(patch_app, name="patch")
 

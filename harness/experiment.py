@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from agent.catalog import ActionCatalog, build_catalog
 from agent.errors import InputError
 
-__all__ = ["Experiment", "FunnelStep", "Goal", "Guardrails", "RolloutSettings", "Variant", "load_experiment"]
+__all__ = ["AgentSettings", "Experiment", "FunnelStep", "Goal", "Guardrails", "RolloutSettings", "Variant",
+           "load_experiment"]
 
 
 class _Strict(BaseModel):
@@ -84,6 +85,21 @@ class RolloutSettings(_Strict):
         return self
 
 
+class RewardWeightSettings(_Strict):
+    """How much each measured part counts in the reward (the seed: result 0.3, user 0.4, business 0.3)."""
+
+    result: float = Field(0.3, ge=0)
+    user: float = Field(0.4, ge=0)
+    business: float = Field(0.3, ge=0)
+
+
+class AgentSettings(_Strict):
+    """The ``[agent]`` table: what ``uiab train`` learns with."""
+
+    gamma: float = Field(0.95, ge=0, le=1)  # the seed's discount
+    reward: RewardWeightSettings = Field(default_factory=RewardWeightSettings)
+
+
 class Experiment(_Strict):
     """A validated experiment; ``path`` is the file it came from (relative paths resolve against it)."""
 
@@ -97,6 +113,7 @@ class Experiment(_Strict):
     variants: list[Variant] = Field(default_factory=lambda: [Variant(name="control")])
     slots: dict[str, Any] = Field(default_factory=dict)
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
     path: Path = Field(default=Path("experiment.toml"), exclude=True)
 
     @model_validator(mode="after")

@@ -21,7 +21,7 @@ from harness.stats import ArmSummary, summarize
 from harness.storage import Store, StoredSession
 from harness.variants import variant_patch
 
-__all__ = ["SimulationReport", "run_plans", "simulate", "stored_session"]
+__all__ = ["SimulationReport", "run_plans", "simulate", "stored_session", "stored_session_from"]
 
 
 @dataclass
@@ -86,6 +86,16 @@ def _store_and_report(store: Store, run_id: int, outcome: SessionOutcome,
     store.add_session(run_id, stored_session(outcome))
     if on_session is not None:
         on_session(outcome)
+
+
+def stored_session_from(finished: Any, *, variant: str) -> StoredSession:
+    """A runner's finished session (harness.agent_runner.FinishedSession) in storage form."""
+    result = finished.result
+    return StoredSession(
+        visitor_id=finished.visitor_id, persona=finished.persona, device=finished.device, variant=variant,
+        seed=finished.seed, status=finished.end, goal_reached=result.goal_reached,
+        result={**result.to_dict(), "end": finished.end, "actions": finished.actions},
+        events=finished.events, page_views=result.page_rows())
 
 
 def stored_session(outcome: SessionOutcome) -> StoredSession:
