@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -96,6 +96,11 @@ class ActionCatalog:
 
     def __len__(self) -> int:
         return len(self.actions)
+
+    def subset(self, keys: Sequence[str]) -> ActionCatalog:
+        """A smaller catalog of these actions (the control always first), renumbered in the given order."""
+        chosen = [self.by_key("control")] + [self.by_key(k) for k in keys if k != "control"]
+        return ActionCatalog(actions=tuple(replace(a, id=i) for i, a in enumerate(chosen)), slots=self.slots)
 
     def __iter__(self) -> Iterator[Action]:
         return iter(self.actions)

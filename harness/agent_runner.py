@@ -120,6 +120,8 @@ class BrowserSessionRunner:
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(timeout=30)
+        if not self._loop.is_running() and not self._loop.is_closed():
+            self._loop.close()
         self._sync_stack.close()
 
     def __enter__(self) -> BrowserSessionRunner:
@@ -202,6 +204,9 @@ class BrowserSessionRunner:
             await visitor.click(decision.x, decision.y, touch=live.persona.touch)
             hit = any(e["type"] == "click" and e.get("selector") == decision.selector for e in visitor.events[mark:])
             live.state = live.state.advance(decision, hit=hit)
+            if any(e["type"] == "goal" for e in visitor.events[live.view_start:]):
+                end = "goal"  # a conversion ends the session, even when the click also navigated
+                break
             if sum(e["type"] == "page_view" for e in visitor.events) > views_before or visitor.path() != page_before:
                 break  # the visitor navigated on: this page view is over
         if end is not None:
@@ -225,7 +230,11 @@ class BrowserSessionRunner:
             report = patch_report(events, name=self.catalog[action].patch.name)
             applied = report.reported and not report.failed_ops and not report.css_failed and \
                 all(report.matched.get(s, 0) > 0 for s in self.catalog[action].requires)
+        # Progress counts the funnel pages this page view newly reached, so a session's rewards sum to its
+        # progress once, however many page views it took.
         funnel = set(self.pages)
+        before = funnel & set(live.visited[:-1])
+        reached = funnel & set(live.visited)
         return {
             "patch_applied": applied,
             "js_errors": view.js_errors,
@@ -235,7 +244,7 @@ class BrowserSessionRunner:
             "misclicks": view.misclicks,
             "bounce": ended and live.views == 0 and view.interactive_clicks == 0,
             "goal_reached": view.goal_reached,
-            "funnel_progress": len(funnel & set(live.visited)) / len(funnel) if funnel else 0.0,
+            "funnel_progress": len(reached - before) / len(funnel) if funnel else 0.0,
         }
 
     async def _end_visitor(self, end: str) -> None:
