@@ -313,6 +313,30 @@ def train(
     raise typer.Exit(_guard(body))
 
 
+@app.command("decisions")
+def decisions_export(
+    run_id: Annotated[int, typer.Argument(help="a train run's id", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="JSON-lines file to write")] = Path("decisions.jsonl"),
+    db: DbOpt = None,
+) -> None:
+    """Export a run's decision log (context, actions offered, action, propensity, reward parts) as JSON lines."""
+    from agent.decision_log import DecisionRecord, to_jsonl
+    from harness.storage import Store
+
+    def body() -> int:
+        settings = _settings(db=db)
+        with Store(settings.db) as store:
+            rows = store.decisions(run_id)
+        if not rows:
+            raise InputError(f"run {run_id} has no decisions in {settings.db}", field="RUN_ID",
+                             fix="pass the run_id `uiab train` printed")
+        written = to_jsonl([DecisionRecord.from_dict(r) for r in rows], out)
+        _err.print(f"wrote {written} decisions to {out}", highlight=False)
+        return 0
+
+    raise typer.Exit(_guard(body))
+
+
 patch_app = typer.Typer(no_args_is_help=True, help="Validate and inspect UI patches.")
 app.add_typer(patch_app, name="patch")
 
