@@ -30,6 +30,7 @@ __all__ = [
     "Patch",
     "load_patch",
     "patch_from_mapping",
+    "patch_to_toml",
 ]
 
 OpKind = Literal["set_text", "move_before", "move_after", "hide", "show", "sticky", "swap", "set_attr"]
@@ -211,3 +212,15 @@ def load_patch(path: Path) -> Patch:
     except tomllib.TOMLDecodeError as exc:
         raise PatchValidationError(f"invalid TOML: {exc}", source=source) from None
     return patch_from_mapping(data, source=source, default_name=path.stem)
+
+
+def patch_to_toml(patch: Patch) -> str:
+    """A ``.toml`` patch file that :func:`load_patch` reads back to the same patch (same digest)."""
+    # JSON string escapes are valid TOML basic-string escapes, and json.dumps never emits the one TOML lacks
+    # (an escaped solidus), so every value is written as a JSON string.
+    lines = [f"name = {json.dumps(patch.name)}", f"css = {json.dumps(patch.css)}"]
+    for op in patch.ops:
+        lines.append("")
+        lines.append("[[ops]]")
+        lines.extend(f"{key} = {json.dumps(value)}" for key, value in op.config().items())
+    return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from agent.errors import InputError
+from harness.agent_candidate import agent_candidate
 from harness.assignment import draw_persona, sticky_bucket
 from harness.browser import BrowserSession, open_browser
 from harness.compare import side_by_side
@@ -132,8 +133,9 @@ class RolloutReport:
                 "warnings": self.warnings, "stages": self.stages, "checks": [c.to_dict() for c in self.checks]}
 
 
-def resolve_candidate(experiment: Experiment, ref: str) -> Variant:
-    """A variant name of the experiment, or a .css/.toml patch file; checkpoints need the learning agent."""
+def resolve_candidate(experiment: Experiment, ref: str, *, db: Path | None = None,
+                      out_dir: Path | None = None) -> Variant:
+    """A variant name of the experiment, a .css/.toml patch file, or a checkpoint's patch (harness.agent_candidate)."""
     if any(v.name == ref for v in experiment.variants):
         return experiment.variant(ref)
     path = Path(ref)
@@ -143,11 +145,12 @@ def resolve_candidate(experiment: Experiment, ref: str) -> Variant:
                              fix="pass a variant name of the experiment or an existing patch file")
         return Variant(name=path.stem.replace(" ", "-") or "candidate", patch=str(path.resolve()))
     if path.suffix in (".pt", ".ckpt"):
-        raise InputError("checkpoint candidates need the learning agent, which this build does not have yet",
-                         field="--candidate", fix="pass a variant name or a .css/.toml patch file")
+        if db is None or out_dir is None:
+            raise ValueError("a checkpoint candidate needs the database and a folder for its patch")
+        return agent_candidate(experiment, path, db, out_dir).variant
     known = ", ".join(v.name for v in experiment.variants)
     raise InputError(f"{ref!r} is neither a variant of {experiment.path.name} nor a patch file",
-                     field="--candidate", fix=f"use one of: {known}, or a .css/.toml file")
+                     field="--candidate", fix=f"use one of: {known}, a .css/.toml file or a checkpoint (.pt)")
 
 
 @dataclass
@@ -476,7 +479,8 @@ async def run_rollout(path: Path, settings: Settings, options: RolloutOptions) -
                                  **({"sessions_per_stage": options.sessions_per_stage}
                                     if options.sessions_per_stage else {})})
     control = experiment.variant(options.control or cfg.control)
-    candidate = resolve_candidate(experiment, options.candidate)
+    candidate = resolve_candidate(experiment, options.candidate, db=settings.db,
+                                  out_dir=settings.report_dir / "candidates")
     if candidate.name == control.name and candidate.patch != control.patch:
         candidate = Variant(name=f"{candidate.name}-candidate", patch=candidate.patch)
     variant_patch(experiment, candidate)  # an invalid patch is bad input (exit 2), before any traffic

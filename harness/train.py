@@ -90,7 +90,8 @@ def run_training(path: Path, settings: Settings, *, sessions: int, policy: str, 
                 checkpoint = out or folder / "agent.pt"
                 result.agent.save(checkpoint)
                 checkpoint.with_suffix(checkpoint.suffix + ".json").write_text(
-                    json.dumps({"sessions_done": first + result.sessions, "experiment": str(experiment.path),
+                    json.dumps({"run_id": run_id, "sessions_done": first + result.sessions,
+                                "experiment": str(experiment.path),
                                 "actions": runner.catalog.keys, "pages": list(runner.pages), "seed": seed}))
             curve = learning_curve_png(result.session_rewards, folder / "learning-curve.png",
                                        f"uiab train {policy} on {experiment.name}")
