@@ -84,14 +84,19 @@
   window.addEventListener("click", (e) => {
     const target = e.target instanceof Element ? e.target : null;
     const interactive = target ? target.closest(INTERACTIVE) : null;
+    // x, y are viewport coordinates (what the persona aimed at); px, py are page coordinates, which the
+    // report's heatmaps need to draw clicks over a full-page screenshot whatever the scroll position.
     send("click", {
-      x: Math.round(e.clientX), y: Math.round(e.clientY),
+      x: Math.round(e.clientX), y: Math.round(e.clientY), px: Math.round(e.pageX), py: Math.round(e.pageY),
       selector: selectorOf(interactive || target),
       target: selectorOf(target),
       interactive: !!interactive,
       text: ((interactive || target) && (interactive || target).textContent || "").trim().slice(0, 80),
     });
-    if (!interactive) send("misclick", { x: Math.round(e.clientX), y: Math.round(e.clientY), target: selectorOf(target) });
+    if (!interactive) {
+      send("misclick", { x: Math.round(e.clientX), y: Math.round(e.clientY), px: Math.round(e.pageX),
+                         py: Math.round(e.pageY), target: selectorOf(target) });
+    }
     for (const goal of config.goals) {
       if (goal.click && target && target.closest(goal.click)) send("goal", { goal: goal.name, via: "click" });
     }
