@@ -31,6 +31,7 @@ class SimulationReport:
     paired: bool
     db: Path
     cta: str | None = None  # the `cta` slot's selector: its click-through is reported per arm
+    control: str | None = None  # the experiment's control variant: what harness.testing compares against
 
     def by_variant(self) -> dict[str, ArmSummary]:
         groups: dict[str, list[Any]] = defaultdict(list)
@@ -110,23 +111,23 @@ def stored_session(outcome: SessionOutcome) -> StoredSession:
 
 
 async def simulate(path: Path, settings: Settings, *, sessions: int, seed: int, variants: Sequence[str] = (),
-                   paired: bool = False, concurrency: int | None = None,
+                   paired: bool = False, concurrency: int | None = None, personas: Sequence[str] = (),
                    on_session: Callable[[SessionOutcome], None] | None = None,
                    on_start: Callable[[int], None] | None = None) -> SimulationReport:
-    """Run the sessions; every finished one is written at once, so an interrupted run keeps them."""
+    """Run the sessions (``personas``: only these of the mix); each finished one is written at once."""
     experiment = load_experiment(path)
     chosen = [experiment.variant(n) for n in variants] if variants else list(experiment.variants)
     for variant in chosen:
         variant_patch(experiment, variant)  # bad patches are bad input before anything is written
-    personas = experiment_personas(experiment)
-    plans = plan_visitors(experiment, personas, chosen, sessions=sessions, seed=seed, paired=paired)
+    mix = experiment_personas(experiment, personas)
+    plans = plan_visitors(experiment, mix, chosen, sessions=sessions, seed=seed, paired=paired)
     workers = concurrency or settings.concurrency
     with site_url(experiment) as base_url, Store(settings.db) as store:
         async with open_browser(settings) as browser:
-            for persona in personas:
+            for persona in mix:
                 browser.device(persona.device, source=f"persona {persona.name}")
             config = {"sessions": sessions, "variants": [v.name for v in chosen], "paired": paired,
-                      "personas": [p.name for p in personas], "concurrency": workers, "base_url": base_url}
+                      "personas": [p.name for p in mix], "concurrency": workers, "base_url": base_url}
             pool = VisitorPool(browser, base_url, experiment.goal_specs())
             with store.tracked_run("simulate", str(experiment.path), config, seed) as run_id:
                 if on_start is not None:
@@ -137,6 +138,6 @@ async def simulate(path: Path, settings: Settings, *, sessions: int, seed: int, 
                 finally:
                     await pool.close()
                 report = SimulationReport(run_id=run_id, outcomes=done, paired=paired, db=settings.db,
-                                          cta=experiment.slot_selector("cta"))
+                                          cta=experiment.slot_selector("cta"), control=experiment.rollout.control)
                 store.finish_run(run_id, "completed", report.to_dict())
     return report
