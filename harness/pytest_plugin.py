@@ -27,7 +27,6 @@ import hashlib
 import importlib.util
 import json
 import re
-import shutil
 from collections.abc import Coroutine, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -395,7 +394,7 @@ def _uiab_test_scope(request: pytest.FixtureRequest) -> Iterator[None]:
     harness._leave()
     reports = request.node.stash.get(_REPORTS, {})
     if scope.used and any(r.failed for r in reports.values()):
-        folder = _output_dir(request.config) / _slug(request.node.nodeid)
+        folder = _test_folder(request.node)
         written = _write_artifacts(harness.settings, scope.used, folder)
         request.node.stash[_ARTIFACTS] = written
         request.node.user_properties.append(("uiab_artifacts", str(folder)))
@@ -430,12 +429,20 @@ def _output_dir(config: pytest.Config) -> Path:
     return Path(config.getoption("output", default=None) or "test-results").absolute()
 
 
-def _slug(nodeid: str) -> str:
-    """A folder name for a test id: safe characters only, long ids shortened with a hash to stay unique."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", nodeid).strip("-")
-    if len(slug) > 120:
-        slug = slug[:100] + "-" + hashlib.sha256(nodeid.encode()).hexdigest()[:12]
-    return slug
+def _slug(text: str) -> str:
+    """python-slugify's result for ASCII text: lower case, every run of other characters one dash."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _test_folder(item: pytest.Item) -> Path:
+    """``--output``/<slug of the test id>, named exactly as pytest-playwright names it, so both share it."""
+    name = _slug(item.nodeid)
+    retry = getattr(item, "execution_count", 1) - 1  # pytest-rerunfailures: a folder per attempt
+    if retry > 0:
+        name += f"-retry{retry}"
+    if len(name) >= 256:
+        name = f"{name[:100]}-{hashlib.sha256(name.encode()).hexdigest()[:7]}-{name[-100:]}"
+    return _output_dir(item.config) / name
 
 
 def _write_artifacts(settings: Settings, used: Sequence[_Used], folder: Path) -> list[str]:
@@ -454,7 +461,7 @@ def _write_artifacts(settings: Settings, used: Sequence[_Used], folder: Path) ->
     the persona sessions the failing numbers came from: those ran untraced (tracing every visitor would cost
     more than the runs), and a trace's timestamps are wall-clock, not the sessions' virtual clock.
     """
-    shutil.rmtree(folder, ignore_errors=True)  # this test's folder only: a rerun replaces its old artifacts
+    # No clearing first: pytest-playwright may have put this test's page artifacts in the same folder.
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "uiab-runs.json").write_text(
         json.dumps([{"kind": u.kind, "experiment": str(u.experiment), **u.summary} for u in used], indent=2,
