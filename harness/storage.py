@@ -238,6 +238,20 @@ class Store:
             )
         return session_id
 
+    def latest_run_id(self) -> int | None:
+        """The newest run's id, or ``None`` in an empty database."""
+        row = self._db.execute("SELECT MAX(id) FROM runs").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def events(self, run_id: int, types: Sequence[str]) -> list[dict[str, Any]]:
+        """A run's tracker events of the given types, each with its session's variant, device and persona."""
+        marks = ", ".join("?" * len(types))
+        cursor = self._db.execute(
+            "SELECT s.variant, s.device, s.persona, e.data FROM events e JOIN sessions s ON s.id = e.session_id"
+            f" WHERE s.run_id = ? AND e.type IN ({marks}) ORDER BY e.session_id, e.seq", (run_id, *types))
+        return [{**json.loads(data), "variant": variant, "device": device, "persona": persona}
+                for variant, device, persona, data in cursor.fetchall()]
+
     def sessions(self, run_id: int) -> list[dict[str, Any]]:
         cursor = self._db.execute("SELECT * FROM sessions WHERE run_id = ? ORDER BY id", (run_id,))
         columns = [c[0] for c in cursor.description]
