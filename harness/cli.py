@@ -1,4 +1,4 @@
-"""The ``uiab`` command line: smoke (and, as they land, simulate, train, rollout, report)."""
+"""The ``uiab`` command line: smoke, simulate, rollout, train, report, decisions, patch, personas."""
 
 from __future__ import annotations
 
@@ -64,6 +64,23 @@ def _emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
+NoReportOpt = Annotated[bool, typer.Option("--no-report", help="skip the HTML report (it takes screenshots "
+                                           "in the browser)")]
+
+
+def _write_report(settings: Settings, run_id: int, out: Path, *, summary: dict[str, Any] | None = None) -> Path | None:
+    """The run's HTML report at the end of a command; a report that fails warns, it never loses the run."""
+    from harness.report import build_report
+
+    try:
+        return build_report(settings.db, run_id, out, settings, summary=summary)
+    except Exception as exc:  # the run is stored; `uiab report RUN_ID` can retry
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _err.print(f"[yellow]uiab: report not written:[/] {first} (retry: uiab report {run_id})", highlight=False,
+                   soft_wrap=True)
+        return None
+
+
 @app.command()
 def smoke(
     experiment: ExperimentArg,
@@ -127,6 +144,7 @@ def simulate(
                                          "stream (common random numbers)")] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
+    no_report: NoReportOpt = False,
 ) -> None:
     """Simulate persona sessions on every variant; store them; table conversion, bounce, dwell, misclicks."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -154,14 +172,19 @@ def simulate(
             report = asyncio.run(run_simulation(experiment, settings, sessions=sessions, seed=run_seed,
                                                 variants=variant or [], paired=paired, concurrency=concurrency,
                                                 on_session=finished, on_start=started))
+        page = None if no_report else _write_report(settings, report.run_id,
+                                                     settings.report_dir / f"simulate-{report.run_id}")
         if as_json:
-            _emit_json({k: v for k, v in report.to_dict().items() if k != "variant_persona"})
+            _emit_json({**{k: v for k, v in report.to_dict().items() if k != "variant_persona"},
+                        "report": str(page) if page else None})
         else:
             _print_arms(f"uiab simulate — run {report.run_id}: by variant", report.by_variant())
             _print_arms("by persona", report.by_persona())
             _print_arms("by variant and persona",
                         {f"{v} · {p}": s for (v, p), s in sorted(report.by_variant_and_persona().items())})
             _out.print(f"database: {settings.db} (run {report.run_id})", highlight=False)
+            if page:
+                _out.print(f"report: {page}", highlight=False)
         return 0
 
     raise typer.Exit(_guard(body))
@@ -202,7 +225,7 @@ def rollout(
 ) -> None:
     """Gate a candidate: pre-flight, stages, health checks, statistics → promote 0, rollback 1, inconclusive 3."""
     from harness.rollout import RolloutOptions, run_rollout
-    from harness.rollout_artifacts import write_html, write_json, write_junit
+    from harness.rollout_artifacts import write_json, write_junit
     from harness.server import SiteUnreachableError
     from harness.storage import Store
 
@@ -239,7 +262,9 @@ def rollout(
             _err.print(f"[bold red]uiab: infrastructure:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
             return 4
         write_json(result, result.report_dir / "report.json")
-        write_html(result, result.report_dir / "index.html")
+        # The unified report, given the rollout's full result: its stages and warnings are not all in SQLite.
+        page = _write_report(settings, result.run_id, result.report_dir,
+                             summary=json.loads((result.report_dir / "report.json").read_text()))
         if junit is not None:
             write_junit(result, junit)
         if as_json:
@@ -261,7 +286,7 @@ def rollout(
                 _out.print(f"replay of run {replay}: original {prior.get('verdict')}, now {result.verdict} — "
                            + ("reproduced (a real effect, not flakiness)" if same else "NOT reproduced (flaky)"),
                            highlight=False)
-            _out.print(f"report: {result.report_dir / 'index.html'}", highlight=False)
+            _out.print(f"report: {page or result.report_dir / 'report.json'}", highlight=False)
         return result.exit_code
 
     raise typer.Exit(_guard(body))
@@ -277,6 +302,7 @@ def train(
     resume: Annotated[Path | None, typer.Option("--resume", help="continue from this DQN checkpoint")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
+    no_report: NoReportOpt = False,
 ) -> None:
     """Learn which patch to show at each page view from rewards measured in the browser; log every decision."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -300,6 +326,9 @@ def train(
             report = run_training(experiment, settings, sessions=sessions, policy=policy, seed=run_seed, out=out,
                                   resume=resume, on_progress=advance)
         summary = report.to_dict()
+        page = None if no_report else _write_report(settings, report.run_id,
+                                                     settings.report_dir / f"train-{report.run_id}")
+        summary["report"] = str(page) if page else None
         if as_json:
             _emit_json(summary)
         else:
@@ -308,6 +337,37 @@ def train(
                        f"{summary['conversion_rate']:.1%}", highlight=False)
             _out.print(f"checkpoint: {summary['checkpoint']}   learning curve: {summary['learning_curve']}   "
                        f"alerts: {summary['alerts']}", highlight=False)
+            if page:
+                _out.print(f"report: {page}", highlight=False)
+        return 0
+
+    raise typer.Exit(_guard(body))
+
+
+@app.command("report")
+def report_command(
+    run: Annotated[str, typer.Argument(help="a run id, or latest", show_default=False)],
+    out: Annotated[Path | None, typer.Option("--out", help="folder for index.html (default: UIAB_REPORT_DIR/"
+                                             "KIND-RUN_ID)")] = None,
+    no_screenshots: Annotated[bool, typer.Option("--no-screenshots", help="no browser: draw the heatmaps on a "
+                                                 "blank page")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Write a run's self-contained HTML report: verdict, metrics with intervals, curves, stages, heatmaps."""
+    from harness.report import build_report, resolve_run_id
+    from harness.storage import Store
+
+    def body() -> int:
+        settings = _settings(db=db)
+        if not settings.db.is_file():
+            raise InputError(f"no database at {settings.db}", field="--db",
+                             fix="pass the --db a uiab command wrote to (default: UIAB_DB or ./uiab.db)")
+        with Store(settings.db) as store:
+            run_id = resolve_run_id(store, run)
+            kind = store.run(run_id)["kind"]  # type: ignore[index]
+            folder = out or settings.report_dir / f"{kind}-{run_id}"
+            page = build_report(store, run_id, folder, settings, screenshots=not no_screenshots)
+        _out.print(f"report: {page}", highlight=False)
         return 0
 
     raise typer.Exit(_guard(body))

@@ -1,4 +1,4 @@
-"""Rollout artifacts: JSON (every check), JUnit XML (a testcase per check), and an HTML page."""
+"""Rollout artifacts: JSON (every check) and JUnit XML (a testcase per check); the HTML is harness.report's."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from harness.rollout import RolloutReport
 
-__all__ = ["write_json", "write_junit", "write_html"]
+__all__ = ["write_json", "write_junit"]
 
 
 def _finite(value: Any) -> Any:
@@ -61,13 +59,3 @@ def write_junit(report: RolloutReport, path: Path) -> Path:
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
     return path
 
-
-def write_html(report: RolloutReport, path: Path) -> Path:
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                      autoescape=select_autoescape(["html"]))
-    html = env.get_template("rollout.html.j2").render(
-        report=report, checks=report.checks, base=path.parent,
-        rel=lambda p: str(Path(p).resolve().relative_to(path.parent.resolve())) if p else None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
-    return path
