@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+import json
 import re
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ from harness.storage import Store, StoredSession
 EXPERIMENT = Path(__file__).resolve().parent / "pages" / "report" / "experiment.toml"
 PERSONAS = ["careful-desktop-researcher", "hurried-mobile-shopper"]
 VARIANTS = ["control", "bold-buy"]
+
+
+def _uiab(cwd: Path, *args: str) -> Any:
+    """The CLI in-process (typer's runner): no interpreter start per call, stdout and stderr kept apart."""
+    return CliRunner().invoke(app, list(args), env={"UIAB_REPORT_DIR": str(cwd / "reports")})
 
 
 # --- pure: coordinates, planning, stored results -------------------------------------------------------------
@@ -156,27 +162,35 @@ def test_update_latest_copies_and_tolerates_itself(tmp_path: Path) -> None:
 
 
 # --- the real thing: a tiny simulate, its report opened in Chromium --------------------------------------------
-@pytest.fixture(scope="module")
-def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, int]:
-    """Two paired visitors on the purpose-built kettle page: four sessions, both personas, both variants."""
-    from harness.simulate import simulate
+@dataclass(frozen=True)
+class Simulated:
+    settings: Settings
+    run_id: int
+    index: Path  # the report `uiab simulate` wrote at its end
 
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
+    """`uiab simulate` with two paired visitors on the purpose-built kettle page: four sessions, both personas,
+    both variants, and the report it writes at the end."""
     folder = tmp_path_factory.mktemp("report")
     settings = Settings(db=folder / "u.db", report_dir=folder / "reports")
-    report = asyncio.run(simulate(EXPERIMENT, settings, sessions=2, seed=5, paired=True))
-    return settings, report.run_id
+    done = _uiab(folder, "simulate", str(EXPERIMENT), "--sessions", "2", "--paired", "--seed", "5",
+                 "--db", str(settings.db), "--json")
+    assert done.exit_code == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["report"] == str(settings.report_dir / f"simulate-{summary['run_id']}" / "index.html")
+    return Simulated(settings, summary["run_id"], Path(summary["report"]))
 
 
-async def test_report_opens_in_chromium_with_verdict_heatmaps_and_personas(
-        simulated: tuple[Settings, int], tmp_path: Path) -> None:
-    settings, run_id = simulated
-    index = await build_report_async(settings.db, run_id, tmp_path / "out", settings)
+async def test_simulate_report_opens_in_chromium_with_verdict_heatmaps_and_personas(simulated: Simulated) -> None:
+    index = simulated.index
     html = index.read_text()
     assert "<script" not in html.lower()
     assert not re.search(r'(?:src|href)="(?!data:|#)', html), "every image is inlined, nothing is fetched"
     assert index.stat().st_size < 5_000_000
-    assert (settings.report_dir / "latest" / "index.html").read_text() == html
-    async with open_browser(settings) as browser:
+    assert (simulated.settings.report_dir / "latest" / "index.html").read_text() == html
+    async with open_browser(simulated.settings) as browser:
         context = await browser.browser.new_context()
         page = await context.new_page()
         problems: list[str] = []
@@ -190,8 +204,11 @@ async def test_report_opens_in_chromium_with_verdict_heatmaps_and_personas(
             widths = await page.eval_on_selector_all(f'img.heatmap[data-variant="{variant}"]',
                                                      "els => els.map(e => e.complete ? e.naturalWidth : 0)")
             assert widths and all(w > 0 for w in widths), (variant, widths)
-        shots = await page.eval_on_selector_all("img.screenshot", "els => els.map(e => e.naturalWidth)")
-        assert shots and all(w > 0 for w in shots)
+        # Screenshots were taken at report time: control beside the candidate, on each persona's device.
+        shots = await page.eval_on_selector_all("img.screenshot", "els => els.map(e => [e.dataset.variant, "
+                                                "e.dataset.device, e.naturalWidth])")
+        assert {(v, d) for v, d, w in shots if w > 0} == {(v, d) for v in VARIANTS
+                                                          for d in ("Desktop Chrome", "iPhone 13")}
         personas = await page.eval_on_selector_all("table#per-persona tr[data-persona]",
                                                    "els => els.map(e => e.dataset.persona)")
         assert sorted(personas) == sorted(PERSONAS)
@@ -200,11 +217,6 @@ async def test_report_opens_in_chromium_with_verdict_heatmaps_and_personas(
 
 
 # --- the command line ------------------------------------------------------------------------------------------
-def _uiab(cwd: Path, *args: str) -> Any:
-    """The CLI in-process (typer's runner): no interpreter start per call, stdout and stderr kept apart."""
-    return CliRunner().invoke(app, list(args), env={"UIAB_REPORT_DIR": str(cwd / "reports")})
-
-
 def test_cli_report_bad_run_ids_exit_2_with_one_line(tmp_path: Path) -> None:
     missing = _uiab(tmp_path, "report", "999", "--db", str(tmp_path / "none.db"))
     assert missing.exit_code == 2 and "no database at" in missing.stderr
@@ -218,10 +230,9 @@ def test_cli_report_bad_run_ids_exit_2_with_one_line(tmp_path: Path) -> None:
     assert len(unknown.stderr.strip().splitlines()) == 1 and "no run 999" in unknown.stderr
 
 
-def test_cli_report_latest_writes_the_page(simulated: tuple[Settings, int], tmp_path: Path) -> None:
-    settings, run_id = simulated
-    done = _uiab(tmp_path, "report", "latest", "--db", str(settings.db), "--out", str(tmp_path / "out"),
+def test_cli_report_latest_writes_the_page(simulated: Simulated, tmp_path: Path) -> None:
+    done = _uiab(tmp_path, "report", "latest", "--db", str(simulated.settings.db), "--out", str(tmp_path / "out"),
                  "--no-screenshots")
     assert done.exit_code == 0, done.stderr
     index = tmp_path / "out" / "index.html"
-    assert f"report: {index}" in done.stdout and f"run {run_id}" in index.read_text()
+    assert f"report: {index}" in done.stdout and f"run {simulated.run_id}" in index.read_text()
