@@ -24,6 +24,7 @@ def test_train_writes_checkpoint_curve_decisions_and_resumes(tmp_path: Path) -> 
     assert {"run_id", "sessions", "policy", "mean_reward_last_10pct", "conversion_rate", "checkpoint"} <= set(summary)
     assert summary["sessions"] == 3 and summary["policy"] == "dqn"
     assert Path(summary["checkpoint"]).is_file() and (tmp_path / summary["learning_curve"]).is_file()
+    assert (tmp_path / summary["report"]).is_file()  # the run's HTML report, written at the end
     with sqlite3.connect(tmp_path / "u.db") as con:
         (decisions,) = con.execute("SELECT COUNT(*) FROM decisions WHERE run_id = ?", (summary["run_id"],)).fetchone()
         (sessions,) = con.execute("SELECT COUNT(*) FROM sessions WHERE run_id = ?", (summary["run_id"],)).fetchone()
@@ -34,7 +35,7 @@ def test_train_writes_checkpoint_curve_decisions_and_resumes(tmp_path: Path) -> 
     lines = (tmp_path / "log.jsonl").read_text().splitlines()
     assert len(lines) == decisions and {"event_id", "action", "probability"} <= set(json.loads(lines[0]))
     resumed = _uiab(tmp_path, "train", str(KETTLE), "--sessions", "2", "--seed", "2", "--resume",
-                    str(tmp_path / "agent.pt"), "--out", str(tmp_path / "agent2.pt"), "--json")
+                    str(tmp_path / "agent.pt"), "--out", str(tmp_path / "agent2.pt"), "--json", "--no-report")
     assert resumed.returncode == 0, resumed.stderr
     meta = json.loads((tmp_path / "agent2.pt.json").read_text())
     assert meta["sessions_done"] == 5
