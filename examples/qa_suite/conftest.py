@@ -1,0 +1,13 @@
+"""Suite-wide uiab settings: override ``uiab_settings_args`` as pytest-playwright's ``*_args`` fixtures are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def uiab_settings_args(uiab_settings_args: dict[str, Any]) -> dict[str, Any]:
+    """Two sessions in flight per worker: one per core on a 2-core CI runner."""
+    return {**uiab_settings_args, "concurrency": 2}
