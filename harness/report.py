@@ -396,6 +396,14 @@ def rollout_stages(checks: Sequence[Mapping[str, Any]], verdict: str | None) -> 
     return stages
 
 
+def _candidate_name(ref: str, experiment: Experiment | None) -> str:
+    """The variant name a rollout's ``--candidate`` ran under (a name, or a patch file's stem); "" if unknown."""
+    if experiment is not None and any(v.name == ref for v in experiment.variants):
+        return ref
+    path = Path(ref)
+    return path.stem.replace(" ", "-") if path.suffix in (".css", ".toml") else ""
+
+
 def _session_rewards(decisions: Sequence[Mapping[str, Any]]) -> list[float]:
     """Undiscounted reward per session, from the decision log (event ids are ``SESSION-STEP``)."""
     totals: dict[str, float] = {}
@@ -428,22 +436,32 @@ def load_model(store: Store, run_id: int, *, summary: Mapping[str, Any] | None =
     rows = store.sessions(run_id)
     kind = str(run["kind"])
     control = str(config.get("control") or (experiment.rollout.control if experiment is not None else "control"))
-    variants = _ordered((r["variant"] for r in rows), [control, *config.get("variants", [])])
+    planned = [control, *config.get("variants", [])]
+    if kind == "rollout":
+        # A rollout that rolls back in pre-flight stores no session: its arms still belong in the report.
+        planned.append(str((summary or {}).get("candidate") or _candidate_name(str(config.get("candidate", "")),
+                                                                              experiment)))
+    variants = _ordered([*(r["variant"] for r in rows), *(v for v in planned if v)], planned)
     device_order: list[str] = list(config.get("devices", []))
+    mix: list[str] = list(config.get("personas", []))
     funnel: list[str] = []
     cta = None
     if experiment is not None:
         funnel = [s.page for s in experiment.funnel] or [experiment.entry]
         cta = experiment.slot_selector("cta")
         try:
-            from harness.population import experiment_devices
+            from harness.population import experiment_personas
 
-            device_order = device_order or experiment_devices(experiment)
+            people = experiment_personas(experiment)
+            device_order = device_order or list(dict.fromkeys(p.device for p in people))
+            if not mix and kind in ("rollout", "train"):
+                mix = [p.name for p in people]  # they draw from the experiment's whole mix
         except UiabError:
             pass
-    devices = _ordered((r["device"] for r in rows), device_order)
-    personas = _ordered((r["persona"] for r in rows if r["persona"]), list(config.get("personas", [])))
-    personas += [p for p in config.get("personas", []) if p not in personas]
+    # The devices sessions ran on; with none stored, those the run would have used.
+    devices = _ordered((r["device"] for r in rows), device_order) if rows else device_order
+    personas = _ordered((r["persona"] for r in rows if r["persona"]), mix)
+    personas += [p for p in mix if p not in personas]
 
     results = [(r, result_from_json(r["result"])) for r in rows]
     groups: dict[str, list[SessionResult]] = defaultdict(list)
@@ -711,8 +729,8 @@ async def _build(store: Store, run: int | str, out_dir: Path, settings: Settings
             variants[name], note = _variant_for(name, experiment, model, settings)
             if note:
                 rendered_on[name] = note
-        patched = {v: pages for v, pages in _patched_pages(store, run_id).items()
-                   if v in variants and v not in rendered_on and variants[v].patch}
+        seen = _patched_pages(store, run_id)
+        patched = {v: seen.get(v, []) for v in model.variants if v not in rendered_on and variants[v].patch}
         comparisons = plan_comparisons(model, patched)
         wanted: dict[tuple[str, str], list[str]] = defaultdict(list)
         for c in comparisons:
