@@ -20,8 +20,8 @@ KEYS = {"sessions", "conversions", "conversion_rate", "ci_low", "ci_high", "boun
 
 def _simulate(tmp_path: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness.cli", "simulate", str(SHOP), "--db",
-                           str(tmp_path / db), "--json", "--no-report", *args], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600)
+                           str(tmp_path / db), "--json", "--no-report", *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
 
 
 def _results(db: Path) -> list[tuple]:
