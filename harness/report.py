@@ -359,6 +359,7 @@ class ReportModel:
     notes: list[str] = field(default_factory=list)
     sessions: int = 0
     ends: dict[str, dict[str, int]] = field(default_factory=dict)  # variant → session end → count
+    overall: ArmSummary = field(default_factory=lambda: summarize([]))  # every session of the run
     has_cta: bool = False
 
 
@@ -436,12 +437,12 @@ def load_model(store: Store, run_id: int, *, summary: Mapping[str, Any] | None =
     rows = store.sessions(run_id)
     kind = str(run["kind"])
     control = str(config.get("control") or (experiment.rollout.control if experiment is not None else "control"))
-    planned = [control, *config.get("variants", [])]
+    planned = list(config.get("variants", []))  # simulate and smoke name their arms
     if kind == "rollout":
         # A rollout that rolls back in pre-flight stores no session: its arms still belong in the report.
-        planned.append(str((summary or {}).get("candidate") or _candidate_name(str(config.get("candidate", "")),
-                                                                              experiment)))
-    variants = _ordered([*(r["variant"] for r in rows), *(v for v in planned if v)], planned)
+        planned += [control, str((summary or {}).get("candidate")
+                                 or _candidate_name(str(config.get("candidate", "")), experiment))]
+    variants = _ordered([*(r["variant"] for r in rows), *(v for v in planned if v)], [control, *planned])
     device_order: list[str] = list(config.get("devices", []))
     mix: list[str] = list(config.get("personas", []))
     funnel: list[str] = []
@@ -484,7 +485,8 @@ def load_model(store: Store, run_id: int, *, summary: Mapping[str, Any] | None =
         by_persona={p: summarize(by_persona[p], cta=cta) for p in personas},
         by_variant_persona={(v, p): summarize(pairs[(v, p)], cta=cta) for v in variants for p in personas
                             if pairs.get((v, p))},
-        alerts=store.alerts(run_id), notes=notes, sessions=len(rows), ends=ends, has_cta=cta is not None)
+        alerts=store.alerts(run_id), notes=notes, sessions=len(rows), ends=ends, has_cta=cta is not None,
+        overall=summarize([r for _, r in results], cta=cta))
 
     clicks: dict[tuple[str, str, str], list[ClickPoint]] = defaultdict(list)
     for event in store.events(run_id, ["click"]):
@@ -554,10 +556,7 @@ def _train_verdict(model: ReportModel, decisions: list[dict[str, Any]], experime
     model.verdict, model.verdict_label = "none", "No verdict: training"
     model.session_rewards = _session_rewards(decisions)
     rewards = model.session_rewards
-    conversions = [a for a in model.by_variant.values()]
-    total = ArmSummary(0, 0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
-    if conversions:
-        total = max(conversions, key=lambda a: a.sessions)
+    total = model.overall
     if rewards:
         k = max(1, round(len(rewards) * 0.1))
         first, last = float(np.mean(rewards[:k])), float(np.mean(rewards[-k:]))

@@ -152,6 +152,32 @@ async def test_report_without_screenshots_has_every_section(tmp_path: Path) -> N
                 resolve_run_id(store, bad)
 
 
+async def test_rollout_and_train_runs_get_their_own_sections(tmp_path: Path) -> None:
+    db = tmp_path / "u.db"
+    with Store(db) as store:
+        rollout = store.start_run("rollout", str(EXPERIMENT), {"candidate": "bold-buy", "control": "control"}, 1)
+        reason = "[preflight] layout.funnel (/index.html, iPhone 13): expected #buy visible, found hidden"
+        store.add_checks(rollout, [{"stage": "preflight", "name": "layout.funnel", "level": "error", "status": "fail",
+                                    "expected": "#buy visible", "found": "hidden", "message": reason,
+                                    "page": "/index.html", "device": "iPhone 13", "persona": None}])
+        store.finish_run(rollout, "completed", {"verdict": "rollback", "reasons": [reason]})
+        train = store.start_run("train", str(EXPERIMENT), {"policy": "uniform"}, 1)
+        store.add_decisions(train, [{"event_id": f"{s}-{k}", "context": {}, "context_vec": [0.0],
+                                     "actions_offered": [0, 1], "action": k % 2, "probability": 0.5,
+                                     "reward": 0.1 * s, "reward_parts": {}} for s in range(5) for k in range(2)])
+        store.add_alert(train, "success_rate", "success rate 0.20 below 0.70", 0.2, 0.7, 4)
+        store.finish_run(train, "completed", {})
+    settings = Settings(db=db, report_dir=tmp_path / "reports")
+    html = (await build_report_async(db, rollout, tmp_path / "r", settings, screenshots=False)).read_text()
+    assert '<div id="verdict" class="verdict rollback">ROLLBACK</div>' in html and reason in html
+    assert '<li class="stage rollback" data-stage="preflight">' in html  # rebuilt from the stored checks
+    assert re.findall(r'<tr data-variant="([^"]+)">', html) == ["control", "bold-buy"]  # no session, both arms
+    html = (await build_report_async(db, train, tmp_path / "t", settings, screenshots=False)).read_text()
+    assert "No verdict: training" in html and 'id="learning-curve" src="data:image/png;base64,' in html
+    assert "+0.000 over the first 10 % → +0.800 over the last 10 %" in html
+    assert 'id="alerts"' in html and "success rate 0.20 below 0.70" in html
+
+
 def test_update_latest_copies_and_tolerates_itself(tmp_path: Path) -> None:
     report = tmp_path / "simulate-1" / "index.html"
     report.parent.mkdir()
