@@ -18,11 +18,9 @@ def experiment_personas(experiment: Experiment, names: Sequence[str] = ()) -> li
 
 
 def select_personas(mix: Sequence[Persona], names: Sequence[str], *, source: str | None = None) -> list[Persona]:
-    """Keep only the named personas of the mix, in the mix's order; an unknown name is bad input.
-
-    Their shares need no rewriting: the draw divides by the sum of the shares it is given, so the kept
-    personas keep their relative weights and together take all the traffic.
-    """
+    """Keep only the named personas of the mix, in the mix's order; an unknown name is bad input."""
+    # Shares need no rewriting: draw_persona divides by the sum of the shares it is given, so the kept
+    # personas keep their relative weights and together take all the traffic.
     known = [p.name for p in mix]
     unknown = [n for n in dict.fromkeys(names) if n not in known]
     if unknown:

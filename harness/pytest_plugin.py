@@ -52,7 +52,6 @@ T = TypeVar("T")
 DEFAULT_SESSIONS = 20  # visitors per uiab.simulate() when neither the test nor the options say
 _MAX_ARTIFACT_WALKS = 12  # a failure's re-walks (variant × device) stop here: artifacts must not take minutes
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
-_ARTIFACTS = pytest.StashKey[list[str]]()
 
 
 # --- options and markers ----------------------------------------------------------------------------------
@@ -384,7 +383,10 @@ def _uiab_test_scope(request: pytest.FixtureRequest) -> Iterator[None]:
     if "uiab" not in request.fixturenames:
         yield
         return
-    harness: UiabHarness = request.getfixturevalue("uiab")
+    harness = request.getfixturevalue("uiab")
+    if not isinstance(harness, UiabHarness):  # a conftest's own `uiab` fixture: nothing of ours to bind
+        yield
+        return
     marker = request.node.get_closest_marker("variant")
     scope = _TestScope(request,
                        personas=(request.getfixturevalue("persona"),) if "persona" in request.fixturenames else (),
@@ -395,8 +397,7 @@ def _uiab_test_scope(request: pytest.FixtureRequest) -> Iterator[None]:
     reports = request.node.stash.get(_REPORTS, {})
     if scope.used and any(r.failed for r in reports.values()):
         folder = _test_folder(request.node)
-        written = _write_artifacts(harness.settings, scope.used, folder)
-        request.node.stash[_ARTIFACTS] = written
+        _write_artifacts(harness.settings, scope.used, folder)
         request.node.user_properties.append(("uiab_artifacts", str(folder)))
 
 
@@ -445,7 +446,7 @@ def _test_folder(item: pytest.Item) -> Path:
     return _output_dir(item.config) / name
 
 
-def _write_artifacts(settings: Settings, used: Sequence[_Used], folder: Path) -> list[str]:
+def _write_artifacts(settings: Settings, used: Sequence[_Used], folder: Path) -> None:
     """Write a failed test's artifacts; a problem here is noted in the folder, never raised over the failure.
 
     What the folder holds:
@@ -475,7 +476,6 @@ def _write_artifacts(settings: Settings, used: Sequence[_Used], folder: Path) ->
         _run(_walk_and_trace(settings, list(jobs.items())[:_MAX_ARTIFACT_WALKS], folder))
     except Exception as exc:  # the test's own failure is what the user must see, not this one
         (folder / "artifacts-error.txt").write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
-    return sorted(str(p) for p in folder.iterdir())
 
 
 async def _walk_and_trace(settings: Settings, jobs: Sequence[tuple[tuple[Path, str, str], tuple[Variant, str]]],
@@ -501,10 +501,9 @@ async def _walk_and_trace(settings: Settings, jobs: Sequence[tuple[tuple[Path, s
 
 
 class _TracingBrowser:
-    """A Browser whose new contexts are traced from creation and write the trace when they close.
+    """A Browser whose new contexts are traced from creation and write the trace when they close."""
 
-    smoke_walk opens and closes its own context; wrapping the browser is how the trace spans exactly it.
-    """
+    # smoke_walk opens and closes its own context; wrapping the browser is how the trace spans exactly it.
 
     def __init__(self, browser: Browser, path: Path) -> None:
         self._browser = browser

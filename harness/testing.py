@@ -109,11 +109,9 @@ def newcombe_interval(k1: int, n1: int, k2: int, n2: int, z: float = _Z) -> tupl
 
 def paired_newcombe_interval(both: int, only_first: int, only_second: int, neither: int,
                              z: float = _Z) -> tuple[float, float]:
-    """Newcombe's score interval for p1 − p2 from paired 0/1 outcomes (Newcombe 1998b, method 10).
-
-    ``only_first`` counts pairs where the first is 1 and the second 0. The Wilson limits of the two
-    marginal rates are combined with their correlation φ, itself shrunk towards 0 as the method prescribes.
-    """
+    """Newcombe's score interval for p1 − p2 from paired 0/1 outcomes (Newcombe 1998b, method 10)."""
+    # only_first counts pairs where the first is 1 and the second 0. The Wilson limits of the two marginal
+    # rates are combined with their correlation φ, itself shrunk towards 0 as the method prescribes.
     a, b, c, d = both, only_first, only_second, neither
     n = a + b + c + d
     p1, p2 = (a + b) / n, (a + c) / n
