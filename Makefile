@@ -1,5 +1,6 @@
 # Two commands do all set-up on a bare machine, and both are idempotent:
-#   make demo   set up, then smoke-walk both demo sites and print a per-page table
+#   make demo   set up, then the nightly pipeline on the demo shop (smoke → simulate → train → rollout →
+#               report); the report lands in reports/latest/index.html
 #   make test   set up, then run the test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -11,8 +12,8 @@ TORCH  := torch==2.13.0
 .PHONY: demo test setup browser lint clean
 
 demo: setup
-	$(VENV)/bin/uiab smoke site_fixtures/shop/experiment.toml
-	$(VENV)/bin/uiab smoke site_fixtures/saas/experiment.toml
+	$(VENV)/bin/uiab nightly site_fixtures/shop/experiment.toml --out reports --db reports/uiab.db
+	@echo "open reports/latest/index.html"
 
 test: setup
 	$(VENV)/bin/pytest
@@ -36,4 +37,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check harness agent personas tests benchmarks
 
 clean:
-	rm -rf $(VENV) uiab.db uiab.db-wal uiab.db-shm uiab-reports .pytest_cache
+	rm -rf $(VENV) uiab.db uiab.db-wal uiab.db-shm uiab-reports reports test-results .pytest_cache

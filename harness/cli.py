@@ -344,6 +344,56 @@ def train(
     raise typer.Exit(_guard(body))
 
 
+@app.command()
+def nightly(
+    experiment: ExperimentArg,
+    sessions: Annotated[int, typer.Option("--sessions", min=1, help="simulate: visitors, each under every "
+                                          "variant")] = 30,
+    train_sessions: Annotated[int, typer.Option("--train-sessions", min=1, help="train: learning sessions")] = 60,
+    stages: Annotated[str, typer.Option("--stages", help="rollout: traffic percentages")] = "50,100",
+    sessions_per_stage: Annotated[int, typer.Option("--sessions-per-stage", min=2, help="rollout")] = 30,
+    seed: Annotated[int | None, typer.Option("--seed", help="run seed (default UIAB_SEED)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="reports folder (default UIAB_REPORT_DIR)")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="start over instead of resuming an unfinished "
+                                        "nightly")] = False,
+    gate: Annotated[bool, typer.Option("--gate", help="exit with the rollout's code (promote 0, rollback 1, "
+                                       "inconclusive 3) instead of 0")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """smoke → simulate → train → rollout of the agent's best patch → report; rerun to resume after a stop."""
+    from harness.nightly import NightlyOptions, run_nightly
+
+    def body() -> int:
+        try:
+            stage_list = tuple(int(x) for x in stages.split(","))
+        except ValueError:
+            raise InputError(f"--stages {stages!r} is not a comma-separated list of percentages",
+                             field="--stages", fix="e.g. --stages 50,100") from None
+        settings = _settings(db=db, report_dir=out)
+        options = NightlyOptions(sessions=sessions, train_sessions=train_sessions, stages=stage_list,
+                                 sessions_per_stage=sessions_per_stage,
+                                 seed=settings.seed if seed is None else seed, fresh=fresh)
+
+        def announce(step: str, message: str) -> None:
+            if not as_json:
+                _err.print(f"[bold]nightly {step}:[/] {message}", highlight=False, soft_wrap=True)
+
+        result = run_nightly(experiment, settings, options, announce=announce)
+        if as_json:
+            _emit_json(result.to_dict())
+        else:
+            verdict = result.verdict or "no rollout (control's smoke walk failed)"
+            _out.print(f"nightly done: {verdict}", highlight=False)
+            _out.print(f"report: {result.report}   latest: {settings.report_dir / 'latest' / 'index.html'}",
+                       highlight=False)
+        if not result.smoke_ok:
+            return 1  # a broken funnel is news whether or not the gate was asked for
+        return result.exit_code if gate else 0
+
+    raise typer.Exit(_guard(body))
+
+
 @app.command("report")
 def report_command(
     run: Annotated[str, typer.Argument(help="a run id, or latest", show_default=False)],

@@ -57,14 +57,18 @@ class NightlyResult:
         return self.steps.get("rollout", {}).get("verdict")
 
     @property
+    def smoke_ok(self) -> bool:
+        """Every variant's smoke walk was clean on every device."""
+        return bool(self.steps.get("smoke", {}).get("ok", True))
+
+    @property
     def exit_code(self) -> int:
-        """The rollout's exit code (promote 0, rollback 1, inconclusive 3); 1 if the smoke walk failed."""
-        if not self.steps.get("smoke", {}).get("ok", True):
-            return 1
-        return int(self.steps.get("rollout", {}).get("exit_code", 0))
+        """The rollout's exit code (promote 0, rollback 1, inconclusive 3); 1 if no rollout ran."""
+        return int(self.steps.get("rollout", {}).get("exit_code", 1))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "verdict": self.verdict, "exit_code": self.exit_code,
+        return {"experiment": self.experiment, "verdict": self.verdict, "smoke_ok": self.smoke_ok,
+                "rollout_exit_code": self.exit_code,
                 "resumed_from": self.resumed_from, "report": str(self.report) if self.report else None,
                 "steps": self.steps}
 
@@ -107,6 +111,7 @@ def run_nightly(path: Path, settings: Settings, options: NightlyOptions, *,
                  "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "steps": {}, "finished": False}
     else:
         resumed_from = next((s for s in STEPS if s not in state["steps"]), None)
+        state["resumed"] = True
     _save(state_file, state)
     say = announce or (lambda _step, _message: None)
     if resumed_from:
@@ -114,17 +119,17 @@ def run_nightly(path: Path, settings: Settings, options: NightlyOptions, *,
     steps: dict[str, dict[str, Any]] = state["steps"]
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "smoke": lambda: _smoke(path, settings),
-        "simulate": lambda: _simulate(path, settings, options),
+        "simulate": lambda: _simulate(path, settings, options, steps["smoke"].get("broken", [])),
         "train": lambda: _train(path, settings, options, folder),
         "rollout": lambda: _rollout(path, settings, options, folder, steps["train"]),
-        "report": lambda: _report(settings, steps, folder),
+        "report": lambda: _report(settings, steps, folder, state),
     }
     for step in STEPS:
         if step in steps:
             say(step, f"done before (run {steps[step].get('run_id')})")
             continue
-        if step != "report" and not steps.get("smoke", {}).get("ok", True):
-            continue  # a broken funnel makes the rest meaningless; the report says so
+        if step != "report" and not steps.get("smoke", {}).get("control_ok", True):
+            continue  # control's funnel is broken: nothing to compare with; the report says so
         say(step, "running")
         steps[step] = runners[step]()
         _save(state_file, state)
@@ -140,16 +145,26 @@ def _smoke(path: Path, settings: Settings) -> dict[str, Any]:
     from harness.smoke_command import run_smoke
 
     report = asyncio.run(run_smoke(path, settings))
+    control = load_experiment(path).rollout.control
     problems = [f"{w.variant} on {w.device}: {p}" for w in report.walks for page in w.pages for p in page.problems]
-    return {"run_id": report.run_id, "ok": report.ok, "problems": problems,
-            "summary": f"run {report.run_id}: {len(report.walks)} walks, "
-                       + ("all clean" if report.ok else f"{len(problems)} problem(s): {problems[0]}")}
+    broken = sorted({w.variant for w in report.walks if not w.ok})
+    if report.ok:
+        said = "all clean"
+    else:
+        said = f"{len(problems)} problem(s), e.g. {problems[0]}; " + (
+            "control is broken: the pipeline stops here" if control in broken
+            else f"left out of the simulation: {', '.join(broken)}")
+    return {"run_id": report.run_id, "ok": report.ok, "control_ok": control not in broken, "broken": broken,
+            "problems": problems, "summary": f"run {report.run_id}: {len(report.walks)} walks, {said}"}
 
 
-def _simulate(path: Path, settings: Settings, options: NightlyOptions) -> dict[str, Any]:
+def _simulate(path: Path, settings: Settings, options: NightlyOptions, broken: list[str]) -> dict[str, Any]:
     from harness.simulate import simulate
 
-    report = asyncio.run(simulate(path, settings, sessions=options.sessions, seed=options.seed, paired=True))
+    # A variant whose funnel the smoke walk found broken would only measure the breakage.
+    variants = [v.name for v in load_experiment(path).variants if v.name not in broken]
+    report = asyncio.run(simulate(path, settings, sessions=options.sessions, seed=options.seed, variants=variants,
+                                  paired=True))
     arms = report.by_variant()
     best = max(arms, key=lambda name: arms[name].conversion_rate)
     return {"run_id": report.run_id, "sessions": len(report.outcomes),
@@ -174,17 +189,48 @@ def _rollout(path: Path, settings: Settings, options: NightlyOptions, folder: Pa
              trained: dict[str, Any]) -> dict[str, Any]:
     from harness.agent_candidate import agent_candidate
     from harness.rollout import RolloutOptions, run_rollout
+    from harness.rollout_artifacts import write_json
 
     # The candidate is resolved here (not by the rollout) to keep its evidence in the nightly's state.
     candidate = agent_candidate(load_experiment(path), Path(trained["checkpoint"]), settings.db, folder)
     result = asyncio.run(run_rollout(path, settings, RolloutOptions(
         candidate=str(candidate.variant.patch), stages=options.stages,
-        sessions_per_stage=options.sessions_per_stage, seed=options.seed)))
-    return {"run_id": result.run_id, "verdict": result.verdict, "exit_code": result.exit_code,
-            "candidate": candidate.to_dict(), "reasons": result.reasons, "report_dir": str(result.report_dir),
+        sessions_per_stage=options.sessions_per_stage, seed=options.seed, report_dir=folder / "rollout")))
+    summary = write_json(result, result.report_dir / "report.json")  # the exact stage list, for the report
+    return {"run_id": result.run_id, "report_json": str(summary), "verdict": result.verdict,
+            "exit_code": result.exit_code, "candidate": candidate.to_dict(), "reasons": result.reasons,
+            "report_dir": str(result.report_dir),
             "summary": f"run {result.run_id}: {result.verdict.upper()} for the agent's patch "
                        f"{candidate.describe()}" + (f" — {result.reasons[0]}" if result.reasons else "")}
 
 
-def _report(settings: Settings, steps: dict[str, dict[str, Any]], folder: Path) -> dict[str, Any]:
-    raise NotImplementedError  # filled in once harness.report lands
+def _report(settings: Settings, steps: dict[str, dict[str, Any]], folder: Path,
+            state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Each run's own report in a subfolder, and the nightly's page: the rollout's report with the steps on top."""
+    from harness.report import build_report, nightly_images, update_latest
+    from harness.storage import Store
+
+    rows: list[dict[str, Any]] = []
+    for name in ("smoke", "simulate", "train"):
+        if name in steps:
+            href = None
+            if name != "smoke":  # the smoke walk is summarised on the page; its screenshots are in its folder
+                build_report(settings.db, steps[name]["run_id"], folder / name, settings, latest=False)
+                # Relative to a sibling folder, so the link works from report_dir/latest/ as well.
+                href = f"../{folder.name}/{name}/index.html"
+            rows.append({"name": name, "run_id": steps[name].get("run_id"), "summary": steps[name].get("summary", ""),
+                         "href": href})
+    main = steps.get("rollout") or steps["smoke"]  # no rollout when control's walk failed: the smoke run is the verdict
+    rows.append({"name": "rollout" if "rollout" in steps else "(stopped)", "run_id": main.get("run_id"),
+                 "summary": main.get("summary", "") if "rollout" in steps else "control's smoke walk "
+                 "failed: simulate, train and rollout were skipped", "href": None})
+    with Store(settings.db) as store:
+        images = nightly_images(store, simulate_run=steps.get("simulate", {}).get("run_id"),
+                                train_run=steps.get("train", {}).get("run_id"))
+    context = {"experiment": (state or {}).get("experiment", ""), "started_at": (state or {}).get("started_at", ""),
+               "resumed": bool((state or {}).get("resumed")), "steps": rows, **images}
+    summary = Path(main["report_json"]) if main.get("report_json") else None
+    index = build_report(settings.db, main["run_id"], folder, settings, latest=False, nightly=context,
+                         summary=json.loads(summary.read_text()) if summary and summary.is_file() else None)
+    latest = update_latest(index, settings.report_dir)
+    return {"index": str(index), "latest": str(latest), "summary": f"{index} (and {latest})"}

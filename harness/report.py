@@ -42,6 +42,7 @@ __all__ = [
     "build_report_async",
     "click_point",
     "load_model",
+    "nightly_images",
     "plan_comparisons",
     "plan_heatmaps",
     "render_heatmap",
@@ -661,26 +662,31 @@ async def _capture(experiment: Experiment, wanted: Mapping[tuple[str, str], Sequ
 # --- the page ---------------------------------------------------------------------------------------------
 async def build_report_async(store: Store | str | Path, run: int | str, out_dir: str | Path, settings: Settings, *,
                              screenshots: bool = True, summary: Mapping[str, Any] | None = None,
-                             latest: bool = True) -> Path:
+                             latest: bool = True, nightly: Mapping[str, Any] | None = None) -> Path:
     """Write ``out_dir/index.html`` for ``run`` (an id or ``latest``); returns its path.
 
     ``screenshots=False`` skips the browser: heatmaps are then drawn on a blank page. ``latest`` also copies the
     page to ``settings.report_dir/latest/index.html`` when the run is the newest in its database.
     """
     if isinstance(store, Store):
-        return await _build(store, run, Path(out_dir), settings, screenshots, summary, latest)
+        return await _build(store, run, Path(out_dir), settings, screenshots, summary, latest, nightly)
     path = Path(store)
     if not path.is_file():
         raise InputError(f"no database at {path}", field="--db", fix="pass the --db a uiab command wrote to")
     with Store(path) as opened:
-        return await _build(opened, run, Path(out_dir), settings, screenshots, summary, latest)
+        return await _build(opened, run, Path(out_dir), settings, screenshots, summary, latest, nightly)
 
 
 def build_report(store: Store | str | Path, run: int | str, out_dir: str | Path, settings: Settings, *,
-                 screenshots: bool = True, summary: Mapping[str, Any] | None = None, latest: bool = True) -> Path:
-    """:func:`build_report_async` for code outside an event loop (the CLI)."""
+                 screenshots: bool = True, summary: Mapping[str, Any] | None = None, latest: bool = True,
+                 nightly: Mapping[str, Any] | None = None) -> Path:
+    """:func:`build_report_async` for code outside an event loop (the CLI).
+
+    ``nightly``: the nightly's steps (``steps``: name, run_id, summary, href) and images (``curve``,
+    ``variant_plot``) shown right after the verdict.
+    """
     return asyncio.run(build_report_async(store, run, out_dir, settings, screenshots=screenshots, summary=summary,
-                                          latest=latest))
+                                          latest=latest, nightly=nightly))
 
 
 @dataclass(frozen=True)
@@ -712,7 +718,7 @@ def plan_comparisons(model: ReportModel, patched: Mapping[str, Sequence[str]], *
 
 
 async def _build(store: Store, run: int | str, out_dir: Path, settings: Settings, screenshots: bool,
-                 summary: Mapping[str, Any] | None, latest: bool) -> Path:
+                 summary: Mapping[str, Any] | None, latest: bool, nightly: Mapping[str, Any] | None = None) -> Path:
     run_id = resolve_run_id(store, run)
     notes: list[str] = []
     experiment = _load_experiment(store.run(run_id)["experiment"], notes)  # type: ignore[index]
@@ -776,7 +782,7 @@ async def _build(store: Store, run: int | str, out_dir: Path, settings: Settings
         if shot_path and Path(shot_path).is_file():
             check["screenshot_uri"] = _thumbnail(Path(shot_path).read_bytes(), width=900, max_height=1400)
 
-    html = _render(model, heatmaps=heatmaps, screens=screens, took_screenshots=bool(shots),
+    html = _render(model, heatmaps=heatmaps, screens=screens, took_screenshots=bool(shots), nightly=nightly,
                    variant_plot=_interval_plot(model.by_variant, "conversion by variant"),
                    persona_plot=_interval_plot(model.by_persona, "conversion by persona")
                    if len(model.personas) > 1 else None,
@@ -789,6 +795,20 @@ async def _build(store: Store, run: int | str, out_dir: Path, settings: Settings
     if latest and store.latest_run_id() == run_id:
         update_latest(index, settings.report_dir)
     return index
+
+
+def nightly_images(store: Store, *, simulate_run: int | None, train_run: int | None) -> dict[str, str | None]:
+    """A nightly page's pictures of its other runs: conversion by variant (simulate), the learning curve (train)."""
+    images: dict[str, str | None] = {"variant_plot": None, "persona_plot": None, "curve": None}
+    if simulate_run is not None:
+        model = load_model(store, simulate_run)
+        images["variant_plot"] = _interval_plot(model.by_variant, f"simulate run {simulate_run}: conversion by variant")
+        images["persona_plot"] = _interval_plot(model.by_persona, f"simulate run {simulate_run}: conversion by persona")
+    if train_run is not None:
+        model = load_model(store, train_run)
+        images["curve"] = _learning_plot(model.session_rewards, model.session_conversions,
+                                         f"uiab train {model.config.get('policy', '')}, run {train_run}")
+    return images
 
 
 def _patched_pages(store: Store, run_id: int) -> dict[str, list[str]]:
