@@ -5,7 +5,9 @@ learned, ``uiab rollout --candidate agent.pt`` and ``uiab nightly`` take the act
 choice falls on most often over the page views of its training run (their logged states and masks). The
 logged states carry the *acting* policy's previous action, so this is the greedy choice on the traffic
 that training saw, not a re-simulation of greedy sessions; the share it reports says how far one static
-patch stands in for the policy (1.0: the policy is that patch everywhere).
+patch stands in for the policy (1.0: the policy is that patch everywhere). When greedy never picks a
+patch — the policy prefers the control everywhere — the patch it values most (the highest mean Q over the
+page views where it is on offer) is gated instead, and ``prefers_control`` says so.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ class PolicyChoice:
     share: float  # of the page views where ``action`` was on offer, the fraction greedy chose it
     counts: dict[int, int]  # action id → page views where greedy chose it
     page_views: int
+    prefers_control: bool = False  # greedy never picked a patch: ``action`` is the runner-up by mean Q
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "share": self.share, "counts": self.counts, "page_views": self.page_views}
+        return {"action": self.action, "share": self.share, "counts": self.counts, "page_views": self.page_views,
+                "prefers_control": self.prefers_control}
 
 
 def greedy_choices(agent: DQNAgent, states: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -41,10 +45,10 @@ def greedy_choices(agent: DQNAgent, states: np.ndarray, masks: np.ndarray) -> np
 
 
 def best_static_action(agent: DQNAgent, records: Sequence[dict[str, Any]]) -> PolicyChoice:
-    """Over logged decisions (``context_vec``, ``actions_offered``), the non-control action greedy picks most.
+    """Over logged decisions (``context_vec``, ``actions_offered``), the patch (not the control) greedy picks most.
 
-    The control (action 0) wins only when greedy never picks anything else. Ties go to the lower id, so the
-    answer does not depend on dictionary order.
+    Ties go to the lower id. If greedy picks only the control, the patch with the highest mean Q where it was
+    offered (the policy's runner-up); the control itself only when no patch was ever offered.
     """
     if not records:
         raise ValueError("no logged decisions to read the policy's choices from")
@@ -53,9 +57,16 @@ def best_static_action(agent: DQNAgent, records: Sequence[dict[str, Any]]) -> Po
     for i, record in enumerate(records):
         masks[i, record["actions_offered"]] = True
     chosen = greedy_choices(agent, states, masks)
-    counts = Counter(int(a) for a in chosen)
+    counts = dict(sorted(Counter(int(a) for a in chosen).items()))
     patches = sorted((a for a in counts if a != 0), key=lambda a: (-counts[a], a))
-    action = patches[0] if patches else 0
-    offered = int(masks[:, action].sum())
-    return PolicyChoice(action=action, share=counts[action] / offered if offered else 0.0,
-                        counts=dict(sorted(counts.items())), page_views=len(records))
+    if patches:
+        action = patches[0]
+    else:
+        q = np.stack([agent.q_values(s) for s in states])
+        offered = masks.sum(axis=0)
+        mean_q = np.where(offered > 0, (q * masks).sum(axis=0) / np.maximum(offered, 1), -np.inf)
+        mean_q[0] = -np.inf
+        action = int(np.argmax(mean_q)) if np.isfinite(mean_q).any() else 0
+    on_offer = int(masks[:, action].sum())
+    return PolicyChoice(action=action, share=counts.get(action, 0) / on_offer if on_offer else 0.0, counts=counts,
+                        page_views=len(records), prefers_control=not patches)

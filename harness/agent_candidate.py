@@ -29,6 +29,10 @@ class AgentCandidate:
     train_run: int
 
     def describe(self) -> str:
+        if self.choice.prefers_control:
+            return (f"{self.action.key} ({self.action.name}): the policy prefers no change on all "
+                    f"{self.choice.page_views} page views of train run {self.train_run}; this is the patch it "
+                    "values most")
         return (f"{self.action.key} ({self.action.name}): the greedy choice on {self.choice.share:.0%} of the "
                 f"page views it was offered, over {self.choice.page_views} page views of train run {self.train_run}")
 

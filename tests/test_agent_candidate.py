@@ -42,9 +42,13 @@ def test_best_static_action_is_the_most_chosen_patch_and_share_counts_only_where
     assert choice.action == 3 and choice.share == pytest.approx(3 / 4) and choice.page_views == 5
 
 
-def test_control_wins_only_when_greedy_never_picks_a_patch() -> None:
-    agent = _agent_preferring(3, 3, [5.0, 1.0, 2.0])
-    assert best_static_action(agent, _records([[0, 1, 2], [0, 2]])).action == 0
+def test_when_greedy_prefers_control_the_most_valued_patch_is_the_candidate() -> None:
+    agent = _agent_preferring(4, 3, [5.0, 1.0, 2.0, 4.0])
+    # Greedy picks the control everywhere; action 3 is valued most but offered once; 2 beats 1 on average.
+    choice = best_static_action(agent, _records([[0, 1, 2], [0, 2], [0, 3]]))
+    assert choice.prefers_control and choice.action == 3 and choice.share == 0.0 and choice.counts == {0: 3}
+    only_control = best_static_action(agent, _records([[0], [0]]))
+    assert only_control.action == 0 and only_control.prefers_control
     with pytest.raises(ValueError):
         best_static_action(agent, [])
 
