@@ -140,6 +140,8 @@ def simulate(
     concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=64,
                                                     help="sessions in flight (default UIAB_CONCURRENCY)")] = None,
     variant: Annotated[list[str] | None, typer.Option("--variant", help="only these variants (repeatable)")] = None,
+    persona: Annotated[list[str] | None, typer.Option("--persona", help="only these personas of the mix "
+                                                      "(repeatable)")] = None,
     paired: Annotated[bool, typer.Option("--paired", help="every visitor under every variant, same random "
                                          "stream (common random numbers)")] = False,
     db: DbOpt = None,
@@ -171,7 +173,7 @@ def simulate(
         with progress:
             report = asyncio.run(run_simulation(experiment, settings, sessions=sessions, seed=run_seed,
                                                 variants=variant or [], paired=paired, concurrency=concurrency,
-                                                on_session=finished, on_start=started))
+                                                personas=persona or [], on_session=finished, on_start=started))
         page = None if no_report else _write_report(settings, report.run_id,
                                                      settings.report_dir / f"simulate-{report.run_id}")
         if as_json:

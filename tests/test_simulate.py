@@ -77,3 +77,14 @@ def test_assignment_is_sticky_and_follows_the_persona_shares() -> None:
         assert abs(drawn.count(persona.name) - n * p) < 4 * (n * p * (1 - p)) ** 0.5
     plans = plan_visitors(experiment, personas, variants, sessions=10, seed=3, paired=False)
     assert [p.visitor_id for p in plans] == [f"v{i:06d}" for i in range(10)]
+
+
+def test_persona_option_narrows_the_mix_and_an_unknown_one_is_bad_input(tmp_path: Path) -> None:
+    done = _simulate(tmp_path, "p.db", "--sessions", "2", "--variant", "control", "--persona", "low-vision-senior")
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)["personas"]) == {"low-vision-senior"}
+    bad = _simulate(tmp_path, "bad.db", "--sessions", "2", "--persona", "nobody")
+    assert bad.returncode == 2 and "nobody" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    if (tmp_path / "bad.db").exists():
+        with sqlite3.connect(tmp_path / "bad.db") as con:
+            assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
