@@ -22,7 +22,7 @@ The three loops, timed from the first session's start to the last one's end (bro
 (a) naive: ``run_persona_session`` (snapshot → decide → act on every step) with ``VisitorPool(reuse=False)``,
     i.e. a new browser context per visitor, one visitor at a time;
 (b) ``uiab simulate`` at its defaults: ``harness.simulate.simulate`` with default settings — a reused
-    context per device wiped between visitors (``VisitorPool(reuse=True)``), ``concurrency`` = 2, every
+    context per device wiped between visitors (``VisitorPool(reuse=True)``), ``concurrency`` = 1 (the default), every
     session written to SQLite;
 (c) the bare limit: one page reused for every session, with the same patch but no tracker, no virtual clock,
     no persona logic and no isolation: ``goto`` the index, then ``page.click`` each button and wait for the
@@ -197,7 +197,7 @@ async def main() -> int:
     print("  (a) naive   run_persona_session (snapshot → decide → act per step), a new browser context per "
           "visitor, one at a time")
     print("  (b) simulate harness.simulate.simulate at its defaults: reused contexts wiped between visitors, "
-          "concurrency 2, SQLite")
+          "concurrency from settings (default 1), SQLite")
     print("  (c) bare    one reused page: goto + page.click per page, no persona, tracker, clock or isolation")
     print("  persona funnel-walker + variant funnel (written to a temp folder; see this file's docstring)")
     print(f"  {args.sessions} sessions per loop, {args.rounds} interleaved rounds, seed {args.seed}\n")

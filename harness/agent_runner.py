@@ -33,7 +33,7 @@ from harness.session import MAX_STEPS, visitor_seed
 from harness.settings import Settings
 from harness.smoke_command import site_url
 from harness.visitor import Visitor
-from personas import SNAPSHOT_JS, PageSnapshot, Persona, PersonaState, decide
+from personas import SNAPSHOT_JSON_JS, PageSnapshot, Persona, PersonaState, decide
 
 __all__ = ["BrowserSessionRunner", "FinishedSession"]
 
@@ -188,7 +188,7 @@ class BrowserSessionRunner:
             if live.steps >= MAX_STEPS:
                 end = "steps"
                 break
-            snapshot = PageSnapshot.from_dict(await visitor.page.evaluate(SNAPSHOT_JS))
+            snapshot = PageSnapshot.from_json(await visitor.page.evaluate(SNAPSHOT_JSON_JS))
             decision = decide(live.persona, snapshot, live.state, live.rng)
             live.steps += 1
             await visitor.advance(decision.total_ms)

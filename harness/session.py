@@ -14,7 +14,7 @@ from harness.outcome import SessionResult, session_result
 from harness.pool import VisitorPool
 from harness.variants import variant_init_scripts
 from harness.visitor import Visitor
-from personas import SNAPSHOT_JS, PageSnapshot, Persona, PersonaState, decide
+from personas import SNAPSHOT_JSON_JS, PageSnapshot, Persona, PersonaState, decide
 
 __all__ = ["VisitorPlan", "SessionOutcome", "run_persona_session", "visitor_seed", "MAX_STEPS"]
 
@@ -82,7 +82,8 @@ async def run_persona_session(pool: VisitorPool, experiment: Experiment, plan: V
                 if state.session_ms >= MAX_SESSION_MS:
                     end = "patience"
                     break
-                snapshot = PageSnapshot.from_dict(await visitor.page.evaluate(SNAPSHOT_JS))
+                # One JSON string: Playwright's transfer of the nested object costs more than taking the snapshot.
+                snapshot = PageSnapshot.from_json(await visitor.page.evaluate(SNAPSHOT_JSON_JS))
                 decision = decide(persona, snapshot, state, rng)
                 decisions.append({"kind": decision.kind, "selector": decision.selector,
                                   "x": decision.x, "y": decision.y, "ms": round(decision.total_ms, 3),

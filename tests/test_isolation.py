@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from harness.browser import BrowserSession
 from harness.pool import VisitorPool
+from harness.visitor import Visitor
+
+
+async def _blocked_after_settling(visitor: Visitor, expected: int) -> int:
+    """The blocked count once ``expected`` requests were routed (a fetch need not finish before ``load``), or 10 s."""
+    for _ in range(200):
+        if len(visitor.guard.blocked) >= expected:
+            break
+        await asyncio.sleep(0.05)
+    return len(visitor.guard.blocked)
 
 
 async def test_nothing_leaks_from_one_visitor_to_the_next(browser: BrowserSession, pages_url: str) -> None:
@@ -36,7 +48,7 @@ async def test_each_visitor_gets_only_its_own_events_and_blocked_requests(browse
     try:
         async with pool.visitor("iPhone 13") as first:
             await first.goto("/offsite.html")
-            assert len(first.guard.blocked) == 3
+            assert await _blocked_after_settling(first, 3) == 3
         async with pool.visitor("iPhone 13") as second:
             await second.goto("/basic.html")
             assert second.guard.blocked == []

@@ -81,3 +81,18 @@ async def test_scroll_depth_is_recorded(browser: BrowserSession, pages_url: str)
         leave = _of(visitor.events, "page_leave")[-1]
         # 2800 px of page, 600 px viewport scrolled by 1200 px: (1200 + 600) / 2800.
         assert abs(leave["scroll_depth"] - 1800 / 2800) < 0.01
+
+
+def test_off_origin_pattern_blocks_exactly_what_same_origin_rejects() -> None:
+    """The driver-side route pattern and the Python rule agree (pure; no browser)."""
+    from harness.browser import off_origin_pattern, same_origin
+
+    origin = "http://127.0.0.1:8123"
+    urls = ["http://127.0.0.1:8123/", "http://127.0.0.1:8123", "http://127.0.0.1:8123/a?b#c",
+            "http://127.0.0.1:8123?x", "http://127.0.0.1:81234/", "http://127.0.0.1:8123.evil.com/",
+            "https://127.0.0.1:8123/", "http://localhost:8123/", "https://cdn.example.com/x.js",
+            "data:text/plain,hi", "blob:http://127.0.0.1:8123/0e3f", "about:blank", "ws://127.0.0.1:8123/s",
+            "http://user@127.0.0.1:8123/"]
+    pattern = off_origin_pattern(origin)
+    for url in urls:
+        assert bool(pattern.search(url)) == (not same_origin(url, origin)), url

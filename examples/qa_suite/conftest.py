@@ -9,5 +9,5 @@ import pytest
 
 @pytest.fixture(scope="session")
 def uiab_settings_args(uiab_settings_args: dict[str, Any]) -> dict[str, Any]:
-    """Two sessions in flight per worker: one per core on a 2-core CI runner."""
-    return {**uiab_settings_args, "concurrency": 2}
+    """One session in flight per worker (the default, spelled out): on a 2-core runner the browser uses the other."""
+    return {**uiab_settings_args, "concurrency": 1}
