@@ -122,8 +122,6 @@ class Visitor:
     async def settle(self, since: int = 0) -> None:
         """Wait for a navigation the tracker saw starting (after event ``since``) to load."""
         targets = [e for e in self.events[since:] if e["type"] == "navigate" and not e.get("same_document")]
-        if not targets and since:
-            return  # the input started no navigation (the barrier delivered its events): the page is as it was
         if targets:
             try:
                 await self.page.wait_for_url(targets[-1]["to"], wait_until="load", timeout=15_000)
