@@ -115,8 +115,10 @@ def test_persona_parameter_comes_from_the_option_else_the_mix(suite: pytest.Pyte
     suite.makepyfile(test_each="def test_each(uiab, persona):\n    pass\n")
     named = suite.runpytest("--collect-only", "-q", "test_each.py", "--uiab-persona", "a", "--uiab-persona", "b")
     named.stdout.fnmatch_lines(["test_each.py::test_each[[]a[]]", "test_each.py::test_each[[]b[]]"])
+    assert named.ret == pytest.ExitCode.OK and "2 tests collected" in named.stdout.str()
     mix = suite.runpytest("--collect-only", "-q", "test_each.py")
     mix.stdout.fnmatch_lines(["*test_each[[]hurried-mobile-shopper[]]", "*test_each[[]careful-desktop-researcher[]]"])
+    assert mix.ret == pytest.ExitCode.OK
 
 
 def _check_failure(run: pytest.RunResult, output: Path) -> None:
@@ -141,9 +143,11 @@ def _check_failure(run: pytest.RunResult, output: Path) -> None:
 
 def test_suite_passes_fails_readably_and_leaves_artifacts(suite: pytest.Pytester) -> None:
     run = suite.runpytest_subprocess("--output", "artifacts", "-p", "no:cacheprovider", timeout=300)
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
     _check_failure(run, suite.path / "artifacts")
 
 
 def test_same_suite_under_xdist(suite: pytest.Pytester) -> None:
     run = suite.runpytest_subprocess("-p", "xdist", "-n", "2", "-p", "no:cacheprovider", timeout=300)
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
     _check_failure(run, suite.path / "test-results")  # the default --output
