@@ -1,31 +1,41 @@
-"""Visitor isolation cheaper than a context per visitor: reused contexts, wiped between visitors.
+"""Visitor isolation cheaper than a context per visitor: reused pages, wiped between visitors.
 
-A fresh context costs about as much as three page views on 2 cores (DESIGN.md, Scale). Here each worker
-keeps one prepared context per device and gives every visitor a new page in it, after wiping what a
-visitor can leave behind: cookies, every kind of origin storage, the HTTP cache, permissions, and the
-clock's wall time. ``tests/test_isolation.py`` proves nothing leaks from one visitor to the next.
+A fresh context costs about as much as three page views on 2 cores (DESIGN.md, Scale), and a fresh tab
+nearly as much (a new renderer for its first page). Here each worker keeps one prepared context and one
+page per device, and hands that page to visitor after visitor, wiping in between what a visitor can leave
+behind: the document (the page goes to ``about:blank``), the tab's history and session storage, cookies,
+every kind of origin storage, the HTTP cache, permissions, the clock's wall time, and the pointer's
+position. ``tests/test_isolation.py`` proves nothing leaks from one visitor to the next.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from playwright.async_api import CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
 from harness.browser import BrowserSession, origin_of
-from harness.visitor import VIRTUAL_EPOCH, Visitor, VisitorContext, new_visitor, open_visitor, prepare_context
+from harness.visitor import VIRTUAL_EPOCH, Visitor, VisitorContext, open_visitor, prepare_context
 
 __all__ = ["VisitorPool"]
 
 
 @dataclass
 class _Slot:
+    """One reusable page: its context, the patch scripts installed on it, and whom it serves now."""
+
     device_name: str
     prepared: VisitorContext
+    page: Page
+    cdp: CDPSession
+    scripts: tuple[str, ...] = ()
+    installed: list[AbstractAsyncContextManager[Any]] = field(default_factory=list)
+    current: Visitor | None = None
     uses: int = 0
 
 
@@ -50,14 +60,13 @@ class VisitorPool:
                 yield visitor
             return
         slot = await self._acquire(device_name, device)
-        visitor = await new_visitor(slot.prepared, self.base_url, init_scripts)
-        slot.prepared.guard.blocked_from.clear()
         healthy = False
         try:
+            visitor = await self._hand_over(slot, tuple(init_scripts))
             yield visitor
             healthy = True
         finally:
-            healthy = healthy and await self._wipe(slot, visitor)
+            healthy = healthy and await self._wipe(slot)
             await self._release(slot, healthy)
 
     async def _acquire(self, device_name: str, device: dict[str, Any]) -> _Slot:
@@ -65,22 +74,52 @@ class VisitorPool:
         if idle:
             return idle.pop()
         prepared = await prepare_context(self.browser, self.base_url, device=device, goals=self.goals)
-        return _Slot(device_name, prepared)
+        page = await prepared.context.new_page()
+        slot = _Slot(device_name, prepared, page, await prepared.context.new_cdp_session(page))
+        guard = prepared.guard
+        # One listener for the page's life; it reports to whichever visitor holds the page now.
+        page.on("requestfailed", lambda r: slot.current.failed_requests.append(r.url)
+                if slot.current is not None and r.url not in guard.blocked else None)
+        return slot
 
-    async def _wipe(self, slot: _Slot, visitor: Visitor) -> bool:
+    async def _hand_over(self, slot: _Slot, scripts: tuple[str, ...]) -> Visitor:
+        """The slot's page as a new visitor's, with this visitor's patch scripts (swapped only if they differ)."""
+        if scripts != slot.scripts:
+            for installed in slot.installed:
+                await installed.close()
+            slot.installed = [await slot.page.add_init_script(script=s) for s in scripts]
+            slot.scripts = scripts
+        slot.prepared.guard.blocked_from.clear()
+        visitor = Visitor(page=slot.page, guard=slot.prepared.guard, base_url=self.base_url)
+        slot.prepared.route_events_to(visitor.record)
+        slot.current = visitor
+        return visitor
+
+    async def _wipe(self, slot: _Slot) -> bool:
         """Remove everything the visitor could have left; ``False`` if that could not be done."""
-        context = slot.prepared.context
+        slot.prepared.route_events_to(lambda _event: None)  # what the old document says on unload is no one's
+        slot.current = None
+        context, page = slot.prepared.context, slot.page
+        origin = origin_of(self.base_url)
         try:
-            cdp = await context.new_cdp_session(visitor.page)
+            for other in context.pages:  # windows the visitor opened would report to the next one
+                if other is not page:
+                    await other.close()
+            # Session storage belongs to the tab and can only be cleared from a document of its origin; a
+            # page that ended anywhere else (an error page) cannot be vouched for and is not reused.
+            if page.url == "about:blank" or origin_of(page.url) != origin:
+                return False
+            await slot.cdp.send("DOMStorage.clear", {"storageId": {"securityOrigin": origin, "isLocalStorage": False}})
+            await page.goto("about:blank")  # the visitor's document, its memory and its timers go
             # Independent clean-ups go out together: each is a round trip to the browser, and they all end
-            # before the next visitor's page exists.
+            # before the next visitor's first request.
             await asyncio.gather(
-                cdp.send("Storage.clearDataForOrigin", {"origin": origin_of(self.base_url), "storageTypes": "all"}),
-                cdp.send("Network.clearBrowserCache"))
-            await cdp.detach()
-            await visitor.page.close()  # sessionStorage, history, window.name and memory go with the tab
-            await asyncio.gather(context.clear_cookies(), context.clear_permissions(),
-                                 context.clock.set_system_time(VIRTUAL_EPOCH))
+                slot.cdp.send("Page.resetNavigationHistory"),
+                page.evaluate("window.name = ''"),  # the one thing a tab carries from document to document
+                slot.cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"}),
+                slot.cdp.send("Network.clearBrowserCache"),
+                context.clear_cookies(), context.clear_permissions(),
+                context.clock.set_system_time(VIRTUAL_EPOCH))
             return True
         except PlaywrightError:
             return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from harness.browser import BrowserSession
 from harness.pool import VisitorPool
@@ -18,25 +19,36 @@ async def _blocked_after_settling(visitor: Visitor, expected: int) -> int:
     return len(visitor.guard.blocked)
 
 
+async def _look(visitor: Visitor) -> dict[str, Any]:
+    """What the page can tell about earlier visitors, a moment after it loaded (late pointer events count)."""
+    await visitor.advance(100)
+    return await visitor.page.evaluate("window.__leftovers()")
+
+
 async def test_nothing_leaks_from_one_visitor_to_the_next(browser: BrowserSession, pages_url: str) -> None:
     pool = VisitorPool(browser, pages_url, reuse=True)
     try:
         async with pool.visitor("Desktop Chrome") as first:
             await first.goto("/leaky.html")
-            clean = await first.page.evaluate("window.__leftovers()")
+            clean = await _look(first)
             await first.page.evaluate("window.__leaveTraces()")
-            await first.advance(5_000)
-            dirty = await first.page.evaluate("window.__leftovers()")
-            first_context = first.page.context
+            await first.click(100, 150)  # the pointer rests on #pad, which has a :hover style
+            await first.advance(4_900)
+            dirty = await _look(first)
+            windows = len(first.page.context.pages)
+            first_page = first.page
         async with pool.visitor("Desktop Chrome") as second:
-            assert second.page.context is first_context  # the point: the context was reused
+            assert second.page is first_page  # the point: the same tab (and context) was reused
             await second.goto("/leaky.html")
-            after = await second.page.evaluate("window.__leftovers()")
+            after = await _look(second)
+            assert second.page.context.pages == [second.page]
     finally:
         await pool.close()
     # The traces were really left (so the check below could fail) ...
     assert dirty["cookie"] == "seen=1" and dirty["local"] == dirty["session"] == "1" and dirty["name"] == "seen"
     assert dirty["dbs"] == ["visitor-db"] and dirty["cacheKeys"] == ["visitor-cache"]
+    assert dirty["history"] > clean["history"] and windows == 2
+    assert "pad" in dirty["hovered"] and dirty["pointerEvents"] > 0
     assert dirty["now"] == clean["now"] + 5_000
     # ... and the next visitor finds none of them, with the clock back at the same starting instant.
     assert after == clean
