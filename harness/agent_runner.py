@@ -29,11 +29,11 @@ from harness.outcome import SessionResult, session_result
 from harness.patching import patch_init_script, patch_report
 from harness.pool import VisitorPool
 from harness.population import experiment_personas
-from harness.session import MAX_STEPS, visitor_seed
+from harness.session import MAX_STEPS, persona_step, visitor_seed
 from harness.settings import Settings
 from harness.smoke_command import site_url
 from harness.visitor import Visitor
-from personas import SNAPSHOT_JSON_JS, PageSnapshot, Persona, PersonaState, decide
+from personas import Persona, PersonaState
 
 __all__ = ["BrowserSessionRunner", "FinishedSession"]
 
@@ -188,22 +188,13 @@ class BrowserSessionRunner:
             if live.steps >= MAX_STEPS:
                 end = "steps"
                 break
-            snapshot = PageSnapshot.from_json(await visitor.page.evaluate(SNAPSHOT_JSON_JS))
-            decision = decide(live.persona, snapshot, live.state, live.rng)
             live.steps += 1
-            await visitor.advance(decision.total_ms)
+            decision, live.state = await persona_step(visitor, live.persona, live.state, live.rng)
             if decision.kind == "leave":
                 end = "leave"
                 break
             if decision.kind == "scroll":
-                await visitor.scroll(decision.scroll_dy, x=decision.x or 10.0, y=decision.y or 10.0)
-                live.state = live.state.advance(decision)
                 continue
-            mark = len(visitor.events)
-            assert decision.x is not None and decision.y is not None
-            await visitor.click(decision.x, decision.y, touch=live.persona.touch)
-            hit = any(e["type"] == "click" and e.get("selector") == decision.selector for e in visitor.events[mark:])
-            live.state = live.state.advance(decision, hit=hit)
             if any(e["type"] == "goal" for e in visitor.events[live.view_start:]):
                 end = "goal"  # a conversion ends the session, even when the click also navigated
                 break

@@ -1,4 +1,4 @@
-"""Browser layer: find or connect to Chromium, and open an isolated, network-fenced context per visitor."""
+"""Browser layer: find or connect to Chromium, and open network-fenced contexts for visitors."""
 
 from __future__ import annotations
 

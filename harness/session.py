@@ -14,9 +14,9 @@ from harness.outcome import SessionResult, session_result
 from harness.pool import VisitorPool
 from harness.variants import variant_init_scripts
 from harness.visitor import Visitor
-from personas import SNAPSHOT_JSON_JS, PageSnapshot, Persona, PersonaState, decide
+from personas import SNAPSHOT_JSON_JS, Decision, PageSnapshot, Persona, PersonaState, decide
 
-__all__ = ["VisitorPlan", "SessionOutcome", "run_persona_session", "visitor_seed", "MAX_STEPS"]
+__all__ = ["VisitorPlan", "SessionOutcome", "persona_step", "run_persona_session", "visitor_seed", "MAX_STEPS"]
 
 MAX_STEPS = 40  # a session that has not converted or left after this many steps is cut off
 MAX_SESSION_MS = 30 * 60_000  # and so is one that has run 30 virtual minutes
@@ -60,8 +60,24 @@ def _goal_reached(visitor: Visitor) -> bool:
     return any(e["type"] == "goal" for e in visitor.events)
 
 
-def _path(visitor: Visitor) -> str:
-    return visitor.path()
+async def persona_step(visitor: Visitor, persona: Persona, state: PersonaState, rng: np.random.Generator
+                       ) -> tuple[Decision, PersonaState]:
+    """One look and one act: snapshot the page, decide, let the decided time pass, then scroll or click."""
+    # One JSON string: Playwright's transfer of the nested object costs more than taking the snapshot.
+    snapshot = PageSnapshot.from_json(await visitor.page.evaluate(SNAPSHOT_JSON_JS))
+    decision = decide(persona, snapshot, state, rng)
+    await visitor.advance(decision.total_ms)
+    if decision.kind == "leave":
+        return decision, state
+    if decision.kind == "scroll":
+        await visitor.scroll(decision.scroll_dy, x=decision.x or 10.0, y=decision.y or 10.0)
+        return decision, state.advance(decision)
+    mark = len(visitor.events)
+    assert decision.x is not None and decision.y is not None
+    await visitor.click(decision.x, decision.y, touch=persona.touch)
+    # The browser decided what was hit; the persona learns it from what happened, as people do.
+    hit = any(e["type"] == "click" and e.get("selector") == decision.selector for e in visitor.events[mark:])
+    return decision, state.advance(decision, hit=hit)
 
 
 async def run_persona_session(pool: VisitorPool, experiment: Experiment, plan: VisitorPlan, *,
@@ -82,28 +98,13 @@ async def run_persona_session(pool: VisitorPool, experiment: Experiment, plan: V
                 if state.session_ms >= MAX_SESSION_MS:
                     end = "patience"
                     break
-                # One JSON string: Playwright's transfer of the nested object costs more than taking the snapshot.
-                snapshot = PageSnapshot.from_json(await visitor.page.evaluate(SNAPSHOT_JSON_JS))
-                decision = decide(persona, snapshot, state, rng)
+                decision, state = await persona_step(visitor, persona, state, rng)
                 decisions.append({"kind": decision.kind, "selector": decision.selector,
                                   "x": decision.x, "y": decision.y, "ms": round(decision.total_ms, 3),
                                   "url": decision.url, "reason": decision.reason})
-                await visitor.advance(decision.total_ms)
                 if decision.kind == "leave":
                     end = "leave"
                     break
-                if decision.kind == "scroll":
-                    x, y = (decision.x or 10.0), (decision.y or 10.0)
-                    await visitor.scroll(decision.scroll_dy, x=x, y=y)
-                    state = state.advance(decision)
-                    continue
-                mark = len(visitor.events)
-                assert decision.x is not None and decision.y is not None
-                await visitor.click(decision.x, decision.y, touch=persona.touch)
-                # The browser decided what was hit; the persona learns it from what happened, as people do.
-                hit = any(e["type"] == "click" and e.get("selector") == decision.selector
-                          for e in visitor.events[mark:])
-                state = state.advance(decision, hit=hit)
             else:
                 if _goal_reached(visitor):
                     end = "goal"
