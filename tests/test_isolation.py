@@ -1,13 +1,21 @@
-"""A reused, wiped context isolates visitors as well as a fresh one: nothing leaks to the next visitor."""
+"""A reused, wiped tab isolates visitors as well as a fresh context: nothing leaks to the next visitor."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
+from harness.assignment import plan_visitors
 from harness.browser import BrowserSession
+from harness.experiment import load_experiment
 from harness.pool import VisitorPool
+from harness.population import experiment_personas
+from harness.server import serve_folder
+from harness.simulate import run_plans
 from harness.visitor import Visitor
+
+SHOP = Path(__file__).resolve().parent.parent / "site_fixtures" / "shop" / "experiment.toml"
 
 
 async def _blocked_after_settling(visitor: Visitor, expected: int) -> int:
@@ -68,3 +76,25 @@ async def test_each_visitor_gets_only_its_own_events_and_blocked_requests(browse
             assert await second.page.evaluate("navigator.maxTouchPoints") > 0
     finally:
         await pool.close()
+
+
+async def test_a_reused_tab_measures_what_a_fresh_context_measures(browser: BrowserSession) -> None:
+    # Every persona of the shop's mix under every variant, one tab per device handed from visitor to visitor
+    # (variants alternate, so patch scripts are swapped too) against a fresh context per visitor.
+    experiment = load_experiment(SHOP)
+    plans = plan_visitors(experiment, experiment_personas(experiment), list(experiment.variants), sessions=4,
+                          seed=5, paired=True)
+    assert {p.persona.touch for p in plans} == {True, False}
+    fingerprints = []
+    with serve_folder(SHOP.parent) as base_url:
+        for reuse in (True, False):
+            pool = VisitorPool(browser, base_url, experiment.goal_specs(), reuse=reuse)
+            try:
+                outcomes = await run_plans(pool, experiment, plans, concurrency=1)
+            finally:
+                await pool.close()
+            fingerprints.append([(o.plan.visitor_id, o.plan.variant.name, o.fingerprint()) for o in outcomes])
+    reused, fresh = fingerprints
+    assert len(reused) == len(plans) == 16
+    assert any(f["result"]["clicks"] for _, _, f in reused)  # the sessions did something worth comparing
+    assert reused == fresh
