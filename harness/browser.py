@@ -104,8 +104,8 @@ class NetworkGuard:
             gone = request.frame.page.is_closed()
         except PlaywrightError:  # the frame is gone; the request still counts
             page_url, gone = "", False
-        # A request of a page already closed (a pooled context's last visitor) is blocked but not counted:
-        # it would land in the next visitor's count.
+        # A request of a page already closed (a window the pool closed after its visitor) is blocked but not
+        # counted: it would land in the next visitor's count.
         if not gone:
             self.blocked_from.append((request.url, page_url))
         await route.abort("blockedbyclient")

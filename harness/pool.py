@@ -3,9 +3,10 @@
 A fresh context costs about as much as three page views on 2 cores (DESIGN.md, Scale), and a fresh tab
 nearly as much (a new renderer for its first page). Here each worker keeps one prepared context and one
 page per device, and hands that page to visitor after visitor, wiping in between what a visitor can leave
-behind: the document (the page goes to ``about:blank``), the tab's history and session storage, cookies,
-every kind of origin storage, the HTTP cache, permissions, the clock's wall time, and the pointer's
-position. ``tests/test_isolation.py`` proves nothing leaks from one visitor to the next.
+behind: the document (the page goes to ``about:blank``), the tab's history, session storage and
+``window.name``, windows it opened, cookies, every kind of origin storage, the HTTP cache, permissions and
+the clock's wall time. ``tests/test_isolation.py`` proves nothing leaks from one visitor to the next (a
+hovered pointer included) and that a reused tab measures what a fresh context measures.
 """
 
 from __future__ import annotations
@@ -76,10 +77,8 @@ class VisitorPool:
         prepared = await prepare_context(self.browser, self.base_url, device=device, goals=self.goals)
         page = await prepared.context.new_page()
         slot = _Slot(device_name, prepared, page, await prepared.context.new_cdp_session(page))
-        guard = prepared.guard
         # One listener for the page's life; it reports to whichever visitor holds the page now.
-        page.on("requestfailed", lambda r: slot.current.failed_requests.append(r.url)
-                if slot.current is not None and r.url not in guard.blocked else None)
+        page.on("requestfailed", lambda r: slot.current.request_failed(r.url) if slot.current else None)
         return slot
 
     async def _hand_over(self, slot: _Slot, scripts: tuple[str, ...]) -> Visitor:
@@ -106,8 +105,8 @@ class VisitorPool:
                 if other is not page:
                     await other.close()
             # Session storage belongs to the tab and can only be cleared from a document of its origin; a
-            # page that ended anywhere else (an error page) cannot be vouched for and is not reused.
-            if page.url == "about:blank" or origin_of(page.url) != origin:
+            # page that ended anywhere else (an error page, or never left about:blank) is not reused.
+            if origin_of(page.url) != origin:
                 return False
             await slot.cdp.send("DOMStorage.clear", {"storageId": {"securityOrigin": origin, "isLocalStorage": False}})
             await page.goto("about:blank")  # the visitor's document, its memory and its timers go

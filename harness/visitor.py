@@ -77,6 +77,11 @@ class Visitor:
     events: list[dict[str, Any]] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
 
+    def request_failed(self, url: str) -> None:
+        """Count a request that failed on its own; the ones the network fence blocked are counted there."""
+        if url not in self.guard.blocked:
+            self.failed_requests.append(url)
+
     def record(self, event: dict[str, Any]) -> None:
         event["seq"] = len(self.events)
         self.events.append(event)
@@ -178,9 +183,7 @@ async def new_visitor(prepared: VisitorContext, base_url: str, init_scripts: Seq
         await page.add_init_script(script=script)
     visitor = Visitor(page=page, guard=prepared.guard, base_url=base_url)
     prepared.route_events_to(visitor.record)
-    blocked = prepared.guard
-    page.on("requestfailed", lambda r: visitor.failed_requests.append(r.url) if r.url not in blocked.blocked
-            else None)
+    page.on("requestfailed", lambda r: visitor.request_failed(r.url))
     return visitor
 
 

@@ -69,6 +69,7 @@ async def test_each_visitor_gets_only_its_own_events_and_blocked_requests(browse
         async with pool.visitor("iPhone 13") as first:
             await first.goto("/offsite.html")
             assert await _blocked_after_settling(first, 3) == 3
+            assert first.failed_requests == []  # blocked requests fail too, but count as blocked only
         async with pool.visitor("iPhone 13") as second:
             await second.goto("/basic.html")
             assert second.guard.blocked == []
