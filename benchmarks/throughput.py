@@ -1,6 +1,6 @@
 """Throughput of persona sessions on one machine: naive vs ``uiab simulate`` vs the bare browser limit.
 
-    .venv/bin/python benchmarks/throughput.py [--sessions N] [--rounds R] [--seed S]
+    .venv/bin/python benchmarks/throughput.py [--sessions N] [--rounds R] [--seed S] [--concurrency K]
 
 Every loop walks the same funnel of the demo shop (site_fixtures/shop): index.html → product.html →
 cart.html, clicking #shop-now, #add-to-cart and #checkout, and ends when checkout.html has loaded — four
@@ -189,6 +189,9 @@ async def main() -> int:
     parser.add_argument("--sessions", type=int, default=30, help="sessions per loop and round (default 30)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="visitors in flight for (b) only (default: the settings' default, 1); (a) and (c) "
+                             "stay one at a time")
     args = parser.parse_args()
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
@@ -213,12 +216,14 @@ async def main() -> int:
         loops = ["a", "b", "c"]
         for round_no in range(args.rounds):
             settings = Settings(db=folder / f"round{round_no}.db")
+            b_settings = settings if args.concurrency is None else settings.model_copy(
+                update={"concurrency": args.concurrency})
             outcomes: dict[str, list[SessionOutcome]] = {}
             for name in loops[round_no % 3:] + loops[:round_no % 3]:  # rotate the order each round
                 if name == "a":
                     rate, outcomes["a"] = await naive(experiment, settings, args.sessions, args.seed)
                 elif name == "b":
-                    rate, outcomes["b"] = await simulated(path, settings, args.sessions, args.seed)
+                    rate, outcomes["b"] = await simulated(path, b_settings, args.sessions, args.seed)
                 else:
                     rate = await bare(experiment, settings, args.sessions)
                 rates[name].append(rate)
@@ -238,7 +243,8 @@ async def main() -> int:
     print()
     print(f"{'loop':<34}{'sessions/s (median)':>20}")
     print(f"{'(a) naive, context per visitor':<34}{a:>20.2f}")
-    print(f"{'(b) uiab simulate, defaults':<34}{b:>20.2f}")
+    b_label = "defaults" if args.concurrency is None else f"concurrency {args.concurrency}"
+    print(f"{'(b) uiab simulate, ' + b_label:<34}{b:>20.2f}")
     print(f"{'(c) bare limit':<34}{c:>20.2f}")
     print(f"{'b/a':<34}{b / a:>20.2f}")
     print(f"{'b/c (target ≥ 0.8)':<34}{b / c:>20.2f}")
