@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml | $(PY)
 
 # UIAB_BROWSER_EXECUTABLE, else a Chromium on PATH, else Playwright's download, else apt (as root).
 browser: $(STAMP)
-	$(PY) -m harness.setup_browser
+	$(PY) -m harness.browser.setup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check harness agent personas tests benchmarks

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from agent.css_validator import validate_selector
-from agent.errors import InputError
+from agent.kernel import InputError
 from agent.patch import Patch, patch_from_mapping
 
 __all__ = [

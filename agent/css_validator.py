@@ -19,7 +19,7 @@ import tinycss2
 import tinycss2.color4
 from tinycss2 import ast
 
-from agent.errors import PatchValidationError
+from agent.kernel import PatchValidationError
 
 __all__ = [
     "MAX_CSS_BYTES",

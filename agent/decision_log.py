@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.errors import InputError
+from agent.kernel import InputError
 
 __all__ = ["DecisionRecord", "to_jsonl", "read_jsonl"]
 

@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from agent.css_validator import css_selectors, validate_css, validate_selector
-from agent.errors import InputError, PatchValidationError
+from agent.kernel import InputError, PatchValidationError
 
 __all__ = [
     "OP_KINDS",

@@ -5,7 +5,7 @@
         [--curves DIR] [--synthetic]
 
 Default budget, on the demo shop (site_fixtures/shop/experiment.toml, real Chromium, real personas via
-``harness.agent_runner.BrowserSessionRunner``): 300 training sessions per policy, 100 paired evaluation visitors,
+``harness.run.agent_runner.BrowserSessionRunner``): 300 training sessions per policy, 100 paired evaluation visitors,
 and the oracle chosen on 20 visitors per catalog action (51 actions: 1,020 sessions) — about 3,000 sessions in
 all. ``--synthetic`` runs the same benchmark on ``agent.env.SyntheticShopRunner`` (no browser; default 1,000
 training sessions, 500 evaluation and 200 oracle visitors), where the best action per device and page is known.
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.synthetic:
         runner, site = SyntheticShopRunner(), "synthetic shop (agent.env.SyntheticShopRunner)"
     else:
-        from harness.agent_runner import BrowserSessionRunner
+        from harness.run.agent_runner import BrowserSessionRunner
         from harness.settings import Settings
 
         browser_runner = BrowserSessionRunner(args.experiment, Settings(), seed=args.seed)

@@ -21,7 +21,7 @@ The three loops, timed from the first session's start to the last one's end (bro
 
 (a) naive: ``run_persona_session`` (snapshot → decide → act on every step) with ``VisitorPool(reuse=False)``,
     i.e. a new browser context per visitor, one visitor at a time;
-(b) ``uiab simulate`` at its defaults: ``harness.simulate.simulate`` with default settings — one reused
+(b) ``uiab simulate`` at its defaults: ``harness.run.simulate.simulate`` with default settings — one reused
     page (and context) per device, wiped between visitors (``VisitorPool(reuse=True)``), ``concurrency`` = 1
     (the default), every session written to SQLite;
 (c) the bare limit: one page reused for every session, with the same patch but no tracker, no virtual clock,
@@ -52,16 +52,16 @@ if str(REPO) not in sys.path:
 
 from loguru import logger  # noqa: E402
 
-from harness.assignment import plan_visitors  # noqa: E402
-from harness.browser import open_browser  # noqa: E402
-from harness.experiment import Experiment, load_experiment  # noqa: E402
-from harness.pool import VisitorPool  # noqa: E402
-from harness.population import experiment_personas  # noqa: E402
-from harness.server import serve_folder  # noqa: E402
-from harness.session import SessionOutcome, run_persona_session  # noqa: E402
+from harness.run.assignment import plan_visitors  # noqa: E402
+from harness.browser.launch import open_browser  # noqa: E402
+from harness.run.experiment import Experiment, load_experiment  # noqa: E402
+from harness.browser.pool import VisitorPool  # noqa: E402
+from harness.run.population import experiment_personas  # noqa: E402
+from harness.browser.server import serve_folder  # noqa: E402
+from harness.run.session import SessionOutcome, run_persona_session  # noqa: E402
 from harness.settings import Settings  # noqa: E402
-from harness.simulate import simulate  # noqa: E402
-from harness.variants import variant_init_scripts  # noqa: E402
+from harness.run.simulate import simulate  # noqa: E402
+from harness.run.variants import variant_init_scripts  # noqa: E402
 
 SHOP = REPO / "site_fixtures" / "shop"
 FUNNEL = ("#shop-now", "#add-to-cart", "#checkout")
@@ -201,7 +201,7 @@ async def main() -> int:
           "start to the last one's end.")
     print("  (a) naive   run_persona_session (snapshot → decide → act per step), a new browser context per "
           "visitor, one at a time")
-    print("  (b) simulate harness.simulate.simulate at its defaults: reused contexts wiped between visitors, "
+    print("  (b) simulate harness.run.simulate.simulate at its defaults: reused contexts wiped between visitors, "
           "concurrency from settings (default 1), SQLite")
     print("  (c) bare    one reused page: goto + page.click per page, no persona, tracker, clock or isolation")
     print("  persona funnel-walker + variant funnel (written to a temp folder; see this file's docstring)")

@@ -12,7 +12,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from agent.errors import InputError
+from agent.kernel import InputError
 
 __all__ = ["Settings", "load_settings"]
 

@@ -1,7 +1,7 @@
 """Assertion helpers for QA suites: is a variant not worse (or better) than control, with a 95 % interval?
 
 ``assert_not_worse(result, "big-cta", metric="conversion", margin=0.02)`` compares a variant of a
-:class:`~harness.simulate.SimulationReport` with the experiment's control and fails with a message that
+:class:`~harness.run.simulate.SimulationReport` with the experiment's control and fails with a message that
 prints the estimate, its interval, the sessions behind it and the personas harmed. Paired runs (every
 visitor under every variant) use a paired interval over visitors; unpaired runs a two-sample interval.
 """
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 from scipy import stats
 
-from agent.errors import InputError
+from agent.kernel import InputError
 
 if TYPE_CHECKING:
-    from harness.session import SessionOutcome
-    from harness.simulate import SimulationReport
+    from harness.run.session import SessionOutcome
+    from harness.run.simulate import SimulationReport
 
 __all__ = [
     "CONFIDENCE",

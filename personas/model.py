@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.errors import PersonaError
+from agent.kernel import PersonaError
 
 if TYPE_CHECKING:
     import numpy as np

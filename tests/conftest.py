@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.browser import BrowserSession, open_browser
-from harness.server import serve_folder
+from harness.browser.launch import BrowserSession, open_browser
+from harness.browser.server import serve_folder
 from harness.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -28,8 +28,8 @@ from agent.training import (
     train,
     visitor_seeds,
 )
-from harness.agent_runner import BrowserSessionRunner
-from harness.experiment import load_experiment
+from harness.run.agent_runner import BrowserSessionRunner
+from harness.run.experiment import load_experiment
 from harness.settings import Settings
 
 KETTLE = Path(__file__).resolve().parent / "pages" / "rollout" / "experiment.toml"

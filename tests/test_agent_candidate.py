@@ -10,12 +10,12 @@ import torch
 
 from agent.best_patch import best_static_action
 from agent.dqn import DQNAgent, DQNConfig
-from agent.errors import InputError
+from agent.kernel import InputError
 from agent.patch import load_patch, patch_from_mapping, patch_to_toml
-from harness.agent_candidate import agent_candidate
-from harness.experiment import load_experiment
-from harness.rollout import resolve_candidate
-from harness.storage import Store
+from harness.gate.agent_candidate import agent_candidate
+from harness.run.experiment import load_experiment
+from harness.gate.rollout import resolve_candidate
+from harness.store.database import Store
 
 KETTLE = Path(__file__).resolve().parent / "pages" / "rollout" / "experiment.toml"
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import InputError
-from harness.assignment import draw_persona
-from harness.experiment import Variant, load_experiment
-from harness.outcome import PageView, SessionResult
-from harness.population import experiment_personas, select_personas
-from harness.session import SessionOutcome, VisitorPlan
-from harness.simulate import SimulationReport
+from agent.kernel import InputError
+from harness.run.assignment import draw_persona
+from harness.run.experiment import Variant, load_experiment
+from harness.run.outcome import PageView, SessionResult
+from harness.run.population import experiment_personas, select_personas
+from harness.run.session import SessionOutcome, VisitorPlan
+from harness.run.simulate import SimulationReport
 from harness.testing import (
     assert_better,
     assert_not_worse,

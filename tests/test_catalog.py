@@ -12,7 +12,7 @@ import pytest
 
 from agent.catalog import MAX_ACTIONS, build_catalog, contrast_ratio
 from agent.css_validator import validate_css
-from agent.errors import InputError, PatchValidationError
+from agent.kernel import InputError, PatchValidationError
 
 EXPERIMENT = Path(__file__).resolve().parent.parent / "site_fixtures" / "shop" / "experiment.toml"
 FALLBACK_SLOTS = {"cta": "#add-to-cart", "headline": "#hero-title", "buy_box": "#buy-box",

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tinycss2 import ast
 
 from agent.css_validator import css_selectors, validate_css, validate_selector
-from agent.errors import PatchValidationError
+from agent.kernel import PatchValidationError
 
 CORPUS = Path(__file__).parent / "data" / "css_payloads" / "corpus.toml"
 PAYLOADS: list[dict[str, Any]] = tomllib.loads(CORPUS.read_text(encoding="utf-8"))["payload"]

@@ -27,12 +27,12 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from harness.browser import open_browser
-from harness.experiment import Experiment, load_experiment
-from harness.pool import VisitorPool
-from harness.session import SessionOutcome, VisitorPlan, run_persona_session, visitor_seed
+from harness.browser.launch import open_browser
+from harness.run.experiment import Experiment, load_experiment
+from harness.browser.pool import VisitorPool
+from harness.run.session import SessionOutcome, VisitorPlan, run_persona_session, visitor_seed
 from harness.settings import Settings
-from harness.smoke_command import site_url
+from harness.run.smoke_job import site_url
 from personas import Persona, load_persona
 
 pytestmark = pytest.mark.browser

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import InputError
-from harness.experiment import load_experiment
+from agent.kernel import InputError
+from harness.run.experiment import load_experiment
 from harness.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare, ttest_1samp
 
-from harness.gate_stats import (
+from harness.stats.gate import (
     ConfidenceSequence,
     Interval,
     confidence_sequence,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-import harness.nightly as nightly
-from harness.nightly import STEPS, NightlyOptions, run_nightly, state_path
+import harness.interfaces.nightly as nightly
+from harness.interfaces.nightly import STEPS, NightlyOptions, run_nightly, state_path
 from harness.settings import load_settings
 
 KETTLE = Path(__file__).resolve().parent / "pages" / "rollout" / "experiment.toml"
@@ -89,7 +89,7 @@ def test_nightly_cli_runs_every_step_on_the_kettle_site(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "nightly", str(KETTLE), "--sessions", "2",
+    done = subprocess.run([sys.executable, "-m", "harness.interfaces.cli", "nightly", str(KETTLE), "--sessions", "2",
                            "--train-sessions", "3", "--stages", "100", "--sessions-per-stage", "4", "--seed", "5",
                            "--db", str(tmp_path / "u.db"), "--out", str(tmp_path / "reports"), "--json"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=900)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from agent.decision_log import DecisionRecord, read_jsonl, to_jsonl
-from agent.errors import InputError
+from agent.kernel import InputError
 from agent.ope import LoggedBandit, RidgeRewardModel, doubly_robust, evaluate, ips, policy_probabilities, snips
 from agent.policies import FixedPolicy, UniformPolicy
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import InputError, PatchValidationError
+from agent.kernel import InputError, PatchValidationError
 from agent.patch import DomOp, Patch, load_patch
-from harness.patching import patch_init_script, patch_report, runtime_source
+from harness.browser.patching import patch_init_script, patch_report, runtime_source
 
 REPO = Path(__file__).resolve().parent.parent
 

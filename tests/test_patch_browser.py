@@ -9,9 +9,9 @@ from typing import Any
 from PIL import Image
 
 from agent.patch import DomOp, Patch
-from harness.browser import BrowserSession
-from harness.patching import patch_init_script, patch_report, runtime_source
-from harness.visitor import open_visitor
+from harness.browser.launch import BrowserSession
+from harness.browser.patching import patch_init_script, patch_report, runtime_source
+from harness.browser.visitor import open_visitor
 
 PAGE = "/patch_ops.html"
 RED = (255, 0, 0)

@@ -12,7 +12,7 @@ SHOP = REPO / "site_fixtures" / "shop"
 
 
 def _uiab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "harness.interfaces.cli", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=180)
 
 

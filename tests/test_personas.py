@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from agent.errors import InputError, PersonaError
+from agent.kernel import InputError, PersonaError
 from personas import (
     Decision,
     PageSnapshot,

@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from agent.errors import InputError
-from harness.browser import open_browser
-from harness.cli import app
-from harness.outcome import PageView, SessionResult
-from harness.report import (
+from agent.kernel import InputError
+from harness.browser.launch import open_browser
+from harness.interfaces.cli import app
+from harness.run.outcome import PageView, SessionResult
+from harness.report.render import (
     ClickPoint,
     Shot,
     build_report_async,
@@ -31,7 +31,7 @@ from harness.report import (
     update_latest,
 )
 from harness.settings import Settings
-from harness.storage import Store, StoredSession
+from harness.store.database import Store, StoredSession
 
 EXPERIMENT = Path(__file__).resolve().parent / "pages" / "report" / "experiment.toml"
 PERSONAS = ["careful-desktop-researcher", "hurried-mobile-shopper"]

@@ -15,7 +15,7 @@ KETTLE = REPO / "tests" / "pages" / "rollout" / "experiment.toml"
 
 
 def _rollout(tmp_path: Path, experiment: Path, *args: str) -> tuple[int, dict, subprocess.CompletedProcess[str]]:
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "rollout", str(experiment), "--db",
+    done = subprocess.run([sys.executable, "-m", "harness.interfaces.cli", "rollout", str(experiment), "--db",
                            str(tmp_path / "u.db"), "--report", str(tmp_path / "report"), "--junit",
                            str(tmp_path / "junit.xml"), "--json", *args],
                           cwd=tmp_path, capture_output=True, text=True, timeout=900)
@@ -66,7 +66,7 @@ def test_variant_hiding_the_funnel_button_is_rolled_back_before_traffic(tmp_path
     assert all(Path(c["screenshot"]).is_file() for c in failing if c["screenshot"])
     assert any(c["screenshot"] and "compare" in c["screenshot"] for c in failing)
     # Replay reruns the same visitors on the same seeds: a real regression reproduces.
-    again = subprocess.run([sys.executable, "-m", "harness.cli", "rollout", "--replay", str(report["run_id"]),
+    again = subprocess.run([sys.executable, "-m", "harness.interfaces.cli", "rollout", "--replay", str(report["run_id"]),
                             "--db", str(tmp_path / "u.db"), "--report", str(tmp_path / "replay"), "--json"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 1, again.stderr

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.assignment import assign_variant, draw_persona, plan_visitors
-from harness.experiment import load_experiment
-from harness.population import experiment_personas
+from harness.run.assignment import assign_variant, draw_persona, plan_visitors
+from harness.run.experiment import load_experiment
+from harness.run.population import experiment_personas
 
 REPO = Path(__file__).resolve().parent.parent
 SHOP = REPO / "site_fixtures" / "shop" / "experiment.toml"
@@ -19,7 +19,7 @@ KEYS = {"sessions", "conversions", "conversion_rate", "ci_low", "ci_high", "boun
 
 
 def _simulate(tmp_path: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", "simulate", str(SHOP), "--db",
+    return subprocess.run([sys.executable, "-m", "harness.interfaces.cli", "simulate", str(SHOP), "--db",
                            str(tmp_path / db), "--json", "--no-report", *args], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-UIAB = [sys.executable, "-m", "harness.cli"]
+UIAB = [sys.executable, "-m", "harness.interfaces.cli"]
 
 
 def _uiab(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:

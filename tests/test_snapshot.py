@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Page
 
-from harness.browser import BrowserSession
-from harness.visitor import open_visitor
+from harness.browser.launch import BrowserSession
+from harness.browser.visitor import open_visitor
 from personas import SNAPSHOT_JS, SNAPSHOT_JSON_JS, PageSnapshot, list_personas
 
 pytestmark = pytest.mark.browser

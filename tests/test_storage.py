@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import InputError
-from harness.storage import SCHEMA_VERSION, PageViewRow, Store, StoredSession
+from agent.kernel import InputError
+from harness.store.database import SCHEMA_VERSION, PageViewRow, Store, StoredSession
 
 
 def _session(i: int) -> StoredSession:
@@ -72,7 +72,7 @@ def test_a_file_that_is_not_a_database_is_bad_input(tmp_path: Path) -> None:
 
 
 def test_older_schema_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
-    from harness.storage import _MIGRATIONS
+    from harness.store.database import _MIGRATIONS
 
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as con:  # a database written by schema v1

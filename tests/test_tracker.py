@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from harness.browser import BrowserSession
-from harness.visitor import open_visitor
+from harness.browser.launch import BrowserSession
+from harness.browser.visitor import open_visitor
 
 
 def _of(events: list[dict], kind: str) -> list[dict]:
@@ -85,7 +85,7 @@ async def test_scroll_depth_is_recorded(browser: BrowserSession, pages_url: str)
 
 def test_off_origin_pattern_blocks_exactly_what_same_origin_rejects() -> None:
     """The driver-side route pattern and the Python rule agree (pure; no browser)."""
-    from harness.browser import off_origin_pattern, same_origin
+    from harness.browser.launch import off_origin_pattern, same_origin
 
     origin = "http://127.0.0.1:8123"
     urls = ["http://127.0.0.1:8123/", "http://127.0.0.1:8123", "http://127.0.0.1:8123/a?b#c",

@@ -12,7 +12,7 @@ KETTLE = Path(__file__).resolve().parent / "pages" / "rollout" / "experiment.tom
 
 
 def _uiab(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args, "--db", str(tmp_path / "u.db")],
+    return subprocess.run([sys.executable, "-m", "harness.interfaces.cli", *args, "--db", str(tmp_path / "u.db")],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
 
 

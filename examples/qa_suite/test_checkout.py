@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.pytest_plugin import UiabHarness
+from harness.interfaces.pytest_plugin import UiabHarness
 from harness.testing import assert_not_worse
 
 

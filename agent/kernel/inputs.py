@@ -1,0 +1,68 @@
+"""Reading the user's files: UTF-8 TOML, and pydantic's errors, each turned into one :class:`InputError` line."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.kernel.errors import InputError
+
+__all__ = ["first_line", "read_text", "read_toml", "error_from_validation"]
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, or its class name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_text(path: Path, *, error: type[InputError] = InputError, what: str = "file",
+              fix: str = "check the path") -> str:
+    """A file's text as UTF-8; a missing, unreadable or non-UTF-8 file is one line of ``error``."""
+    source = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"no such {what}", source=source, fix=fix) from None
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text (byte {exc.start})", source=source,
+                    fix=f"save the {what} as UTF-8") from None
+    except OSError as exc:
+        raise error(f"cannot read the {what}: {exc.strerror or exc}", source=source, fix=fix) from None
+
+
+def read_toml(path: Path, *, error: type[InputError] = InputError, what: str = "file",
+              fix: str = "check the path") -> dict[str, Any]:
+    """A TOML file as a dict; missing, non-UTF-8 and malformed files are one line of ``error``."""
+    text = read_text(path, error=error, what=what, fix=fix)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"malformed TOML ({exc})", source=str(path), fix="repair the TOML syntax") from None
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def error_from_validation(exc: ValidationError, *, source: str | None, error: type[InputError] = InputError,
+                          fixes: Mapping[str, str] | None = None, default_fix: str | None = None,
+                          messages: Mapping[str, str] | None = None) -> InputError:
+    """pydantic's first error as one line: its field path, its message, and a fix chosen by error type.
+
+    A validator may put ``field``, ``message`` and ``fix`` into a ``PydanticCustomError``'s context; those win.
+    """
+    first = exc.errors()[0]
+    ctx = first.get("ctx") or {}
+    loc = tuple(first["loc"]) + ((ctx["field"],) if ctx.get("field") else ())
+    kind = first["type"]
+    message = ctx.get("message") or (messages or {}).get(kind) or first["msg"].removeprefix("Value error, ")
+    fix = ctx.get("fix") or (fixes or {}).get(kind) or default_fix
+    return error(str(message), source=source, field=_location(loc) or None, fix=fix)

@@ -1,0 +1,204 @@
+"""One visitor's page: device, network fence, virtual clock, tracker and patch scripts, real input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import BrowserContext, Page
+from playwright.async_api import Error as PlaywrightError
+
+from harness.browser.launch import BrowserSession, NetworkGuard, origin_of
+
+__all__ = [
+    "VIRTUAL_EPOCH",
+    "Visitor",
+    "VisitorContext",
+    "new_visitor",
+    "open_visitor",
+    "prepare_context",
+    "tracker_script",
+]
+
+# Every visitor's virtual clock starts at the same instant, so page-visible time is deterministic.
+VIRTUAL_EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
+_EPOCH_MS = VIRTUAL_EPOCH.timestamp() * 1000
+
+
+def tracker_script(goals: Sequence[dict[str, str]] = ()) -> str:
+    """The tracker init script, preceded by its configuration (goal selectors and URLs)."""
+    source = (Path(__file__).parent / "js" / "tracker.js").read_text(encoding="utf-8")
+    return f"window.__UIAB_CONFIG__ = {json.dumps({'goals': list(goals)})};\n{source}"
+
+
+@dataclass
+class VisitorContext:
+    """A browser context made ready for visitors: clock, fence, tracker binding and script."""
+
+    context: BrowserContext
+    guard: NetworkGuard
+    sink: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+
+    def route_events_to(self, record: Callable[[dict[str, Any]], None]) -> None:
+        self.sink[:] = [record]
+
+
+async def prepare_context(browser: BrowserSession, base_url: str, *, device: dict[str, Any] | None,
+                          goals: Sequence[dict[str, str]]) -> VisitorContext:
+    """A new context with the device's descriptor, the virtual clock, the network fence and the tracker."""
+    context = await browser.browser.new_context(**dict(device or {}), service_workers="block")
+    # The clock is installed first, so the tracker's init script already sees virtual time. Paused at a fixed
+    # instant, only the session moves time: dwell is deterministic and costs no real waiting. (REFERENCES:
+    # page.clock.install replaces performance, so Web Vitals are measured in contexts without it.)
+    await context.clock.install(time=VIRTUAL_EPOCH - timedelta(minutes=1))
+    await context.clock.pause_at(VIRTUAL_EPOCH)
+    guard = NetworkGuard(origin=origin_of(base_url))
+    await guard.install(context)
+    prepared = VisitorContext(context=context, guard=guard)
+    await context.expose_binding("__uiab_emit", lambda _src, event: [r(event) for r in prepared.sink])
+    await context.add_init_script(script=tracker_script(goals))
+    return prepared
+
+
+@dataclass
+class Visitor:
+    """A page for one visitor; ``events`` fills from the in-page tracker as things happen."""
+
+    page: Page
+    guard: NetworkGuard
+    base_url: str
+    now_ms: float = 0.0  # virtual milliseconds since the visitor arrived; only :meth:`advance` moves it
+    events: list[dict[str, Any]] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+
+    def request_failed(self, url: str) -> None:
+        """Count a request that failed on its own; the ones the network fence blocked are counted there."""
+        if url not in self.guard.blocked:
+            self.failed_requests.append(url)
+
+    def record(self, event: dict[str, Any]) -> None:
+        event["seq"] = len(self.events)
+        self.events.append(event)
+
+    def path(self) -> str:
+        """The current page's path and query, relative to the site."""
+        url = self.page.url
+        base = self.base_url.rstrip("/")
+        return (url[len(base):] if url.startswith(base) else url).split("#", 1)[0] or "/"
+
+    async def goto(self, path: str) -> None:
+        """Load a page of the site (a path relative to the base URL, or an absolute URL)."""
+        url = path if "://" in path else self.base_url.rstrip("/") + "/" + path.lstrip("/")
+        if self.page.url != "about:blank":
+            await self.finish()
+        await self.page.goto(url, wait_until="load")
+
+    async def advance(self, ms: float) -> None:
+        """Move virtual time forward, running the page's timers; an error thrown by a timer is recorded."""
+        target = self.now_ms + max(0, round(ms))
+        for _ in range(100):  # a page that throws from every timer must not stall the session
+            try:
+                await self.page.clock.run_for(max(0, round(target - self.now_ms)))
+                self.now_ms = target
+                return
+            except PlaywrightError as exc:
+                message = str(exc).splitlines()[0]
+                self.now_ms = await self._page_now()  # the clock stopped at the timer that threw
+                if "Execution context was destroyed" in message or "navigat" in message:
+                    await self.settle()
+                    continue
+                self.record({"type": "js_error", "t": _EPOCH_MS + self.now_ms, "url": self.path(),
+                             "message": message.split(": ", 1)[-1], "source": "timer"})
+
+    async def _page_now(self) -> float:
+        for _ in range(3):
+            try:
+                return float(await self.page.evaluate("Date.now()")) - _EPOCH_MS
+            except PlaywrightError:
+                await self.settle()
+        return self.now_ms
+
+    async def settle(self, since: int = 0) -> None:
+        """Wait for a navigation the tracker saw starting (after event ``since``) to load."""
+        targets = [e for e in self.events[since:] if e["type"] == "navigate" and not e.get("same_document")]
+        if targets:
+            try:
+                await self.page.wait_for_url(targets[-1]["to"], wait_until="load", timeout=15_000)
+            except PlaywrightError:
+                pass  # cancelled or failed: the page we are on is what the visitor sees
+        try:
+            await self.page.wait_for_load_state("load", timeout=15_000)
+        except PlaywrightError:
+            pass
+
+    async def _barrier(self) -> None:
+        # A round trip to the page: every event the input produced has reached Python when it returns.
+        try:
+            await self.page.evaluate("0")
+        except PlaywrightError:
+            pass
+
+    async def click(self, x: float, y: float, *, touch: bool = False) -> None:
+        """Real input at a point; the browser decides what it hits; any navigation is followed."""
+        mark = len(self.events)
+        if touch:
+            await self.page.touchscreen.tap(x, y)
+        else:
+            await self.page.mouse.click(x, y)  # moves there first: mousemove, down, up, click
+        await self._barrier()
+        await self.settle(since=mark)
+
+    async def scroll(self, dy: float, *, x: float = 10, y: float = 10) -> None:
+        """Scroll by ``dy`` CSS px with a real wheel event at (x, y)."""
+        expect = "(dy) => Math.max(0, Math.min(scrollY + dy, document.documentElement.scrollHeight - innerHeight))"
+        target = await self.page.evaluate(expect, dy)
+        await self.page.mouse.move(x, y)
+        await self.page.mouse.wheel(0, dy)
+        # The compositor applies the wheel after the call returns; wait (in real time) until the page sees it.
+        for _ in range(100):
+            if abs(await self.page.evaluate("scrollY") - target) < 1:
+                break
+            await asyncio.sleep(0.005)
+        await self._barrier()
+
+    async def finish(self) -> None:
+        """Close the current page view, so its dwell and scroll depth are recorded."""
+        try:
+            await self.page.evaluate("window.__uiab && window.__uiab.leave('end')")
+        except PlaywrightError:
+            pass
+        await self._barrier()
+
+
+async def new_visitor(prepared: VisitorContext, base_url: str, init_scripts: Sequence[str] = ()) -> Visitor:
+    """A new page in a prepared context, with this visitor's patch scripts (page-level, gone with the page)."""
+    page = await prepared.context.new_page()
+    for script in init_scripts:
+        await page.add_init_script(script=script)
+    visitor = Visitor(page=page, guard=prepared.guard, base_url=base_url)
+    prepared.route_events_to(visitor.record)
+    page.on("requestfailed", lambda r: visitor.request_failed(r.url))
+    return visitor
+
+
+@asynccontextmanager
+async def open_visitor(
+    browser: BrowserSession,
+    base_url: str,
+    *,
+    device: dict[str, Any] | None = None,
+    goals: Sequence[dict[str, str]] = (),
+    init_scripts: Sequence[str] = (),
+) -> AsyncIterator[Visitor]:
+    """A visitor in a fresh context: nothing at all is shared with the previous one."""
+    prepared = await prepare_context(browser, base_url, device=device, goals=goals)
+    try:
+        yield await new_visitor(prepared, base_url, init_scripts)
+    finally:
+        await prepared.context.close()

@@ -1,0 +1,195 @@
+"""``experiment.toml``: the site, the persona mix, the funnel, goals, variants and slots — validated."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agent.catalog import ActionCatalog, build_catalog
+from agent.kernel import InputError
+
+__all__ = ["AgentSettings", "Experiment", "FunnelStep", "Goal", "Guardrails", "RolloutSettings", "Variant",
+           "load_experiment"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FunnelStep(_Strict):
+    """One page of the goal path and the element that leads on from it."""
+
+    page: str
+    next: str | None = None
+
+
+class Goal(_Strict):
+    """Reached when ``click`` is clicked or ``url`` loads."""
+
+    click: str | None = None
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Goal:
+        if not self.click and not self.url:
+            raise ValueError("a goal needs `click` (a selector) or `url` (a path)")
+        return self
+
+
+class Variant(_Strict):
+    """A named variant; ``patch`` is a .css or .toml patch file relative to the experiment file."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    patch: str | None = None
+    description: str = ""
+
+
+class Guardrails(_Strict):
+    """Non-inferiority margins: how much worse than control the candidate may be (absolute, per visitor)."""
+
+    bounce: float = Field(0.10, ge=0, le=1)
+    misclick_rate: float = Field(0.10, ge=0, le=1)
+    error_rate: float = Field(0.02, ge=0, le=1)
+
+
+class RolloutSettings(_Strict):
+    """The ``[rollout]`` table: defaults for ``uiab rollout``."""
+
+    control: str = "control"
+    # The seed's ramp: 10 → 50 → 100 % with a health check between steps (REFERENCES.md).
+    stages: list[int] = Field(default_factory=lambda: [10, 50, 100], min_length=1)
+    sessions_per_stage: int = Field(40, ge=2, le=100_000)
+    primary: Literal["conversion"] = "conversion"
+    margin: float = Field(0.05, ge=0, le=1)  # the primary metric's non-inferiority margin
+    promote_if: Literal["superior", "non_inferior"] = "superior"
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    # Optimizely's minimum evidence before a winner: 100 visitors and 25 conversions per arm (REFERENCES.md).
+    min_visitors: int = Field(100, ge=0)
+    min_conversions: int = Field(25, ge=0)
+    srm_alpha: float = Field(0.001, gt=0, lt=0.5)  # GrowthBook, Eppo
+    srm_min_per_arm: int = Field(20, ge=0)
+    min_patch_rate: float = Field(0.7, ge=0, le=1)  # the seed's min_success_rate
+    preflight_sessions: int = Field(2, ge=0, le=100)  # per persona, on the candidate
+    persona_harm: Literal["warn", "error"] = "warn"
+    lcp_margin_ms: float = Field(500.0, ge=0)
+    cls_margin: float = Field(0.05, ge=0)
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+
+    @model_validator(mode="after")
+    def _ramp(self) -> RolloutSettings:
+        if any(not 0 < s <= 100 for s in self.stages) or self.stages != sorted(set(self.stages)):
+            raise ValueError("stages must be increasing percentages in (0, 100], e.g. [10, 50, 100]")
+        return self
+
+
+class RewardWeightSettings(_Strict):
+    """How much each measured part counts in the reward (the seed: result 0.3, user 0.4, business 0.3)."""
+
+    result: float = Field(0.3, ge=0)
+    user: float = Field(0.4, ge=0)
+    business: float = Field(0.3, ge=0)
+
+
+class AgentSettings(_Strict):
+    """The ``[agent]`` table: what ``uiab train`` learns with."""
+
+    gamma: float = Field(0.95, ge=0, le=1)  # the seed's discount
+    reward: RewardWeightSettings = Field(default_factory=RewardWeightSettings)
+
+
+class Experiment(_Strict):
+    """A validated experiment; ``path`` is the file it came from (relative paths resolve against it)."""
+
+    name: str
+    site: str | None = None
+    base_url: str | None = None
+    entry: str = "/index.html"
+    personas: list[str] = Field(min_length=1)
+    funnel: list[FunnelStep] = Field(default_factory=list)
+    goals: dict[str, Goal] = Field(default_factory=dict)
+    variants: list[Variant] = Field(default_factory=lambda: [Variant(name="control")])
+    slots: dict[str, Any] = Field(default_factory=dict)
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    path: Path = Field(default=Path("experiment.toml"), exclude=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> Experiment:
+        if bool(self.site) == bool(self.base_url):
+            raise ValueError("give exactly one of `site` (a folder to serve) or `base_url` (a running site)")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("`base_url` must start with http:// or https://")
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique, got {names}")
+        return self
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def site_folder(self) -> Path | None:
+        return (self.folder / self.site).resolve() if self.site else None
+
+    def variant(self, name: str) -> Variant:
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        known = ", ".join(v.name for v in self.variants)
+        raise InputError(f"no variant named {name!r}", source=str(self.path), field="variants",
+                         fix=f"use one of: {known}")
+
+    def action_catalog(self) -> ActionCatalog:
+        """The agent's action catalog, generated from ``[slots]`` (selectors, kinds, copy alternatives)."""
+        return build_catalog(self.slots, source=str(self.path))
+
+    def slot_selector(self, name: str) -> str | None:
+        """The selector of slot ``name`` (given as a string or as a table with ``selector``), if any."""
+        spec = self.slots.get(name)
+        if isinstance(spec, str):
+            return spec
+        if isinstance(spec, dict) and isinstance(spec.get("selector"), str):
+            return spec["selector"]
+        return None
+
+    def goal_specs(self) -> list[dict[str, str]]:
+        """Goals in the shape the in-page tracker takes."""
+        return [{"name": name, **goal.model_dump(exclude_none=True)} for name, goal in self.goals.items()]
+
+    def funnel_step(self, page: str) -> FunnelStep | None:
+        for step in self.funnel:
+            if step.page == page:
+                return step
+        return None
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; any problem becomes a one-line :class:`InputError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", source=str(path), fix="pass the path of an experiment.toml")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"malformed TOML ({exc})", source=str(path), fix="repair the TOML syntax") from None
+    try:
+        experiment = Experiment(**data, path=path.resolve())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "experiment"
+        message = err["msg"].removeprefix("Value error, ")
+        fix = "remove it or check its spelling" if err["type"] == "extra_forbidden" else "see README, experiment.toml"
+        raise InputError(message, source=str(path), field=field, fix=fix) from None
+    if experiment.site_folder is not None and not experiment.site_folder.is_dir():
+        raise InputError(f"site folder {experiment.site_folder} does not exist", source=str(path),
+                         field="site", fix="point `site` at a folder relative to this file")
+    experiment.action_catalog()  # bad slots are bad input, found when the file is read
+    for variant in experiment.variants:
+        if variant.patch and not (experiment.folder / variant.patch).is_file():
+            raise InputError(f"patch file {variant.patch} does not exist", source=str(path),
+                             field=f"variants.{variant.name}.patch", fix="check the path, relative to this file")
+    return experiment

@@ -1,0 +1,102 @@
+"""``uiab train``: a policy learns from rewards measured in the browser; every decision is logged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.context import StateEncoder
+from agent.dqn import DQNAgent
+from agent.kernel import InputError
+from agent.reward import RewardWeights
+from agent.training import TrainConfig, TrainResult, learning_curve_png, train
+from harness.run.agent_runner import BrowserSessionRunner
+from harness.run.experiment import load_experiment
+from harness.settings import Settings
+from harness.run.simulate import stored_session_from
+from harness.store.database import Store
+
+__all__ = ["TrainReport", "run_training"]
+
+Progress = Callable[[int, float, float], None]  # (sessions done, session reward, running mean)
+
+
+@dataclass
+class TrainReport:
+    run_id: int
+    result: TrainResult
+    checkpoint: Path | None
+    curve: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        summary = self.result.summary()
+        return {"run_id": self.run_id, "sessions": summary["sessions"], "policy": summary["policy"],
+                "mean_reward_last_10pct": summary["mean_reward_last_10pct"],
+                "conversion_rate": summary["conversion_rate"],
+                "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+                "learning_curve": str(self.curve), "alerts": summary["alerts"],
+                "interrupted": summary["interrupted"]}
+
+
+def _resume(path: Path) -> tuple[DQNAgent, int]:
+    if not path.is_file():
+        raise InputError("no such checkpoint", source=str(path), field="--resume", fix="pass a file --out wrote")
+    try:
+        agent = DQNAgent.load(path)
+    except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
+        raise InputError(f"not a uiab checkpoint ({type(exc).__name__})", source=str(path), field="--resume",
+                         fix="pass a file --out wrote") from None
+    meta = path.with_suffix(path.suffix + ".json")
+    done = json.loads(meta.read_text())["sessions_done"] if meta.is_file() else 0
+    return agent, int(done)
+
+
+def run_training(path: Path, settings: Settings, *, sessions: int, policy: str, seed: int, out: Path | None,
+                 resume: Path | None, on_progress: Progress | None = None) -> TrainReport:
+    """Train on the experiment's site; sessions, decisions and alerts are stored as they happen."""
+    experiment = load_experiment(path)
+    agent, first = (None, 0)
+    if resume is not None:
+        if policy != "dqn":
+            raise InputError("--resume continues a DQN checkpoint", field="--policy", fix="use --policy dqn")
+        agent, first = _resume(resume)
+    weights = experiment.agent.reward
+    config = TrainConfig(sessions=sessions, policy=policy, seed=seed, gamma=experiment.agent.gamma,
+                         weights=RewardWeights(result=weights.result, user=weights.user, business=weights.business),
+                         first_session=first, keep_records=False)
+    with Store(settings.db) as store, BrowserSessionRunner(path, settings, seed=seed) as runner:
+        encoder = StateEncoder(pages=runner.pages, n_actions=runner.n_actions)
+        options = {"sessions": sessions, "policy": policy, "resume": str(resume) if resume else None,
+                   "first_session": first, "actions": runner.n_actions, "gamma": config.gamma}
+        with store.tracked_run("train", str(experiment.path), options, seed) as run_id:
+            def on_session(index: int, reward: float, running: float, _losses: Any, alerts: Any,
+                           records: Any) -> None:
+                store.add_decisions(run_id, [r.to_dict() for r in records])
+                for alert in alerts:
+                    store.add_alert(run_id, alert.kind, alert.message, alert.value, alert.threshold,
+                                    alert.at_session)
+                while runner.finished:
+                    store.add_session(run_id, stored_session_from(runner.finished.pop(0), variant=f"policy:{policy}"))
+                if on_progress is not None:
+                    on_progress(index - first + 1, reward, running)
+
+            result = train(runner, encoder, runner.n_actions, config, agent=agent, on_session=on_session)
+            folder = settings.report_dir / f"train-{run_id}"
+            checkpoint = None
+            if result.agent is not None:
+                checkpoint = out or folder / "agent.pt"
+                result.agent.save(checkpoint)
+                checkpoint.with_suffix(checkpoint.suffix + ".json").write_text(
+                    json.dumps({"run_id": run_id, "sessions_done": first + result.sessions,
+                                "experiment": str(experiment.path),
+                                "actions": runner.catalog.keys, "pages": list(runner.pages), "seed": seed}))
+            curve = learning_curve_png(result.session_rewards, folder / "learning-curve.png",
+                                       f"uiab train {policy} on {experiment.name}")
+            report = TrainReport(run_id, result, checkpoint, curve)
+            store.finish_run(run_id, "interrupted" if result.interrupted else "completed", report.to_dict())
+    if result.interrupted:
+        raise KeyboardInterrupt
+    return report

@@ -1,0 +1,346 @@
+"""SQLite store (standard library, WAL): runs, sessions, page views, events; one transaction per session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.kernel import InputError
+
+__all__ = ["SCHEMA_VERSION", "Store", "StoredSession", "PageViewRow"]
+
+SCHEMA_VERSION = 3
+
+# Each entry migrates from version i to i + 1; a database is never rewritten behind the user's back.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind        TEXT NOT NULL,             -- smoke | simulate | train | rollout
+        experiment  TEXT NOT NULL,
+        config      TEXT NOT NULL,             -- JSON: the options the run was started with
+        seed        INTEGER,
+        status      TEXT NOT NULL DEFAULT 'running',   -- running | completed | interrupted | failed
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        summary     TEXT                        -- JSON written when the run ends
+    );
+    CREATE TABLE sessions (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id       INTEGER NOT NULL REFERENCES runs(id),
+        visitor_id   TEXT NOT NULL,
+        persona      TEXT,
+        device       TEXT NOT NULL,
+        variant      TEXT NOT NULL,
+        seed         INTEGER,
+        status       TEXT NOT NULL,             -- the session's end: goal | leave | steps | patience | walk | error
+        goal_reached INTEGER NOT NULL DEFAULT 0,
+        started_at   TEXT NOT NULL,
+        finished_at  TEXT NOT NULL,
+        result       TEXT NOT NULL              -- JSON: the measured outcome
+    );
+    CREATE INDEX sessions_run ON sessions(run_id);
+    CREATE TABLE page_views (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id   INTEGER NOT NULL REFERENCES sessions(id),
+        position     INTEGER NOT NULL,
+        url          TEXT NOT NULL,
+        t_start      REAL,
+        dwell_ms     REAL,
+        scroll_depth REAL
+    );
+    CREATE INDEX page_views_session ON page_views(session_id);
+    CREATE TABLE events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        seq        INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        t          REAL,
+        url        TEXT,
+        data       TEXT NOT NULL
+    );
+    CREATE INDEX events_session ON events(session_id);
+    """,
+    """
+    CREATE TABLE checks (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id    INTEGER NOT NULL REFERENCES runs(id),
+        stage     TEXT NOT NULL,              -- preflight | 10% | 50% | ...
+        name      TEXT NOT NULL,              -- e.g. technical.js_errors, primary.conversion
+        level     TEXT NOT NULL,              -- error | warn
+        status    TEXT NOT NULL,              -- pass | fail | skip
+        expected  TEXT NOT NULL,
+        found     TEXT NOT NULL,
+        data      TEXT NOT NULL               -- JSON: page, device, persona, numbers
+    );
+    CREATE INDEX checks_run ON checks(run_id);
+    """,
+    """
+    CREATE TABLE decisions (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id          INTEGER NOT NULL REFERENCES runs(id),
+        event_id        TEXT NOT NULL,
+        policy          TEXT NOT NULL,
+        context         TEXT NOT NULL,        -- JSON: observable context only
+        context_vec     TEXT NOT NULL,        -- JSON: the encoded state
+        actions_offered TEXT NOT NULL,        -- JSON: action ids the mask allowed
+        action          INTEGER NOT NULL,
+        probability     REAL NOT NULL,        -- of the chosen action under the acting policy (propensity)
+        reward          REAL,
+        reward_parts    TEXT NOT NULL          -- JSON: result, user, business, total
+    );
+    CREATE INDEX decisions_run ON decisions(run_id);
+    CREATE TABLE alerts (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id     INTEGER NOT NULL REFERENCES runs(id),
+        kind       TEXT NOT NULL,
+        message    TEXT NOT NULL,
+        value      REAL,
+        threshold  REAL,
+        at_session INTEGER,
+        created_at TEXT NOT NULL
+    );
+    """,
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class PageViewRow:
+    url: str
+    t_start: float | None
+    dwell_ms: float | None
+    scroll_depth: float | None
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """Everything one finished session writes, handed to :meth:`Store.add_session` in one piece."""
+
+    visitor_id: str
+    device: str
+    variant: str
+    status: str
+    goal_reached: bool
+    result: dict[str, Any]
+    events: Sequence[dict[str, Any]]
+    page_views: Sequence[PageViewRow]
+    persona: str | None = None
+    seed: int | None = None
+    started_at: str | None = None
+
+
+class Store:
+    """A uiab database. ``Store(path)`` creates or migrates it; use as a context manager to close it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            raise InputError(f"folder {self.path.parent} does not exist", source=str(self.path), field="--db",
+                             fix="create the folder or choose another database path")
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"not a usable uiab database ({exc})", source=str(self.path), field="--db",
+                             fix="pass a new path, or the file a uiab command created") from None
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise InputError(f"database schema v{version} is newer than this uiab (v{SCHEMA_VERSION})",
+                             source=str(self.path), fix="upgrade uiab")
+        for target in range(version, SCHEMA_VERSION):
+            with self.transaction() as db:
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: a failure inside leaves the database as it was."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- runs -------------------------------------------------------------------------------------------
+    def start_run(self, kind: str, experiment: str, config: dict[str, Any], seed: int | None) -> int:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (kind, experiment, config, seed, started_at) VALUES (?, ?, ?, ?, ?)",
+                (kind, experiment, json.dumps(config, sort_keys=True, default=str), seed, _now()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, status: str, summary: dict[str, Any] | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
+                       (status, _now(), json.dumps(summary, default=str) if summary is not None else None,
+                        run_id))
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        columns = [c[0] for c in self._db.execute("SELECT * FROM runs LIMIT 0").description]
+        return dict(zip(columns, row, strict=True))
+
+    # --- sessions ---------------------------------------------------------------------------------------
+    def add_session(self, run_id: int, session: StoredSession) -> int:
+        """Write a finished session, its page views and its events in one transaction."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO sessions (run_id, visitor_id, persona, device, variant, seed, status, goal_reached,"
+                " started_at, finished_at, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, session.visitor_id, session.persona, session.device, session.variant, session.seed,
+                 session.status, int(session.goal_reached), session.started_at or _now(), _now(),
+                 json.dumps(session.result, sort_keys=True, default=str)),
+            )
+            session_id = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO page_views (session_id, position, url, t_start, dwell_ms, scroll_depth)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(session_id, i, p.url, p.t_start, p.dwell_ms, p.scroll_depth)
+                 for i, p in enumerate(session.page_views)],
+            )
+            db.executemany(
+                "INSERT INTO events (session_id, seq, type, t, url, data) VALUES (?, ?, ?, ?, ?, ?)",
+                [(session_id, i, e.get("type", "?"), e.get("t"), e.get("url"), json.dumps(e, default=str))
+                 for i, e in enumerate(session.events)],
+            )
+        return session_id
+
+    def latest_run_id(self) -> int | None:
+        """The newest run's id, or ``None`` in an empty database."""
+        row = self._db.execute("SELECT MAX(id) FROM runs").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def events(self, run_id: int, types: Sequence[str]) -> list[dict[str, Any]]:
+        """A run's tracker events of the given types, each with its session's variant, device and persona."""
+        marks = ", ".join("?" * len(types))
+        cursor = self._db.execute(
+            "SELECT s.variant, s.device, s.persona, e.data FROM events e JOIN sessions s ON s.id = e.session_id"
+            f" WHERE s.run_id = ? AND e.type IN ({marks}) ORDER BY e.session_id, e.seq", (run_id, *types))
+        return [{**json.loads(data), "variant": variant, "device": device, "persona": persona}
+                for variant, device, persona, data in cursor.fetchall()]
+
+    def sessions(self, run_id: int) -> list[dict[str, Any]]:
+        cursor = self._db.execute("SELECT * FROM sessions WHERE run_id = ? ORDER BY id", (run_id,))
+        columns = [c[0] for c in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        for row in rows:
+            row["result"] = json.loads(row["result"])
+        return rows
+
+    def count(self, table: str, run_id: int | None = None) -> int:
+        if table not in {"runs", "sessions", "page_views", "events", "checks"}:
+            raise ValueError(table)
+        if run_id is None or table == "runs":
+            return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        if table == "checks":
+            return int(self._db.execute("SELECT COUNT(*) FROM checks WHERE run_id = ?", (run_id,)).fetchone()[0])
+        if table == "sessions":
+            sql = "SELECT COUNT(*) FROM sessions WHERE run_id = ?"
+        else:
+            sql = f"SELECT COUNT(*) FROM {table} JOIN sessions s ON s.id = session_id WHERE s.run_id = ?"
+        return int(self._db.execute(sql, (run_id,)).fetchone()[0])
+
+    def add_checks(self, run_id: int, checks: Sequence[dict[str, Any]]) -> None:
+        """Write a stage's checks in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO checks (run_id, stage, name, level, status, expected, found, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, c["stage"], c["name"], c["level"], c["status"], c["expected"], c["found"],
+                  json.dumps(c, default=str)) for c in checks])
+
+    def add_decisions(self, run_id: int, records: Sequence[dict[str, Any]]) -> None:
+        """Write decision-log records (``agent.decision_log.DecisionRecord.to_dict()``) in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO decisions (run_id, event_id, policy, context, context_vec, actions_offered, action,"
+                " probability, reward, reward_parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, r["event_id"], r.get("policy", ""), json.dumps(r["context"], sort_keys=True),
+                  json.dumps(r["context_vec"]), json.dumps(r["actions_offered"]), r["action"], r["probability"],
+                  r.get("reward"), json.dumps(r.get("reward_parts", {}), sort_keys=True)) for r in records])
+
+    def decisions(self, run_id: int) -> list[dict[str, Any]]:
+        cursor = self._db.execute("SELECT event_id, policy, context, context_vec, actions_offered, action, probability,"
+                                  " reward, reward_parts FROM decisions WHERE run_id = ? ORDER BY id", (run_id,))
+        return [{"event_id": e, "policy": p, "context": json.loads(c), "context_vec": json.loads(v),
+                 "actions_offered": json.loads(o), "action": a, "probability": pr, "reward": r,
+                 "reward_parts": json.loads(rp)} for e, p, c, v, o, a, pr, r, rp in cursor.fetchall()]
+
+    def add_alert(self, run_id: int, kind: str, message: str, value: float | None, threshold: float | None,
+                  at_session: int | None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO alerts (run_id, kind, message, value, threshold, at_session, created_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)", (run_id, kind, message, value, threshold, at_session, _now()))
+
+    def alerts(self, run_id: int) -> list[dict[str, Any]]:
+        cursor = self._db.execute("SELECT kind, message, value, threshold, at_session FROM alerts WHERE run_id = ?"
+                                  " ORDER BY id", (run_id,))
+        return [dict(zip(("kind", "message", "value", "threshold", "at_session"), row, strict=True))
+                for row in cursor.fetchall()]
+
+    def checks(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT data FROM checks WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def discard_run(self, run_id: int) -> None:
+        """Remove a run and all it wrote, in one transaction (bad input found mid-run)."""
+        with self.transaction() as db:
+            sessions = "SELECT id FROM sessions WHERE run_id = ?"
+            db.execute(f"DELETE FROM events WHERE session_id IN ({sessions})", (run_id,))
+            db.execute(f"DELETE FROM page_views WHERE session_id IN ({sessions})", (run_id,))
+            db.execute("DELETE FROM checks WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM decisions WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM alerts WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM sessions WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    @contextmanager
+    def tracked_run(self, kind: str, experiment: str, config: dict[str, Any],
+                    seed: int | None) -> Iterator[int]:
+        """A run whose status says how it ended: completed, interrupted (Ctrl-C, cancelled) or failed."""
+        run_id = self.start_run(kind, experiment, config, seed)
+        try:
+            yield run_id
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            self.finish_run(run_id, "interrupted")
+            raise
+        except BaseException:
+            if self.run(run_id) is not None:
+                self.finish_run(run_id, "failed")
+            raise
+        else:
+            if self.run(run_id) is not None and self.run(run_id)["status"] == "running":  # type: ignore[index]
+                self.finish_run(run_id, "completed")
