@@ -5,10 +5,9 @@
 (args) => {
   const opts = Object.assign({ maxCandidates: 400, maxBlocks: 600, maxText: 200 }, args || {});
 
-  // The same interactive set as the tracker (harness/js/tracker.js INTERACTIVE), so that a click the persona
-  // aims at a candidate is what the tracker calls an interactive click, and anything else a misclick.
-  const INTERACTIVE = "a[href], button, input, select, textarea, summary, label, [role=button], " +
-    "[role=link], [role=checkbox], [role=tab], [onclick]";
+  // INTERACTIVE and selectorOf, shared with the tracker (agent/kernel/js/page_common.js), go here.
+  // @uiab:page-common
+
   // Paragraph-ish containers: words are attributed to the nearest one (outermost wins when nested).
   const BLOCKS = "p, h1, h2, h3, h4, h5, h6, li, blockquote, figcaption, td, th, dd, dt, pre, caption, " +
     "legend, address";
@@ -21,22 +20,6 @@
   const body = document.body;
   const docW = Math.max(root.scrollWidth, body ? body.scrollWidth : 0, vw);
   const docH = Math.max(root.scrollHeight, body ? body.scrollHeight : 0, vh);
-
-  // Same algorithm as the tracker's selectorOf: Decision.selector then equals the tracker's click selector.
-  function selectorOf(el) {
-    const parts = [];
-    for (let node = el; node && node.nodeType === 1 && parts.length < 5; node = node.parentElement) {
-      if (node.id) { parts.unshift("#" + CSS.escape(node.id)); break; }
-      const tag = node.tagName.toLowerCase();
-      if (tag === "html" || tag === "body") { parts.unshift(tag); break; }
-      let index = 1;
-      for (let sib = node.previousElementSibling; sib; sib = sib.previousElementSibling) {
-        if (sib.tagName === node.tagName) index++;
-      }
-      parts.unshift(`${tag}:nth-of-type(${index})`);
-    }
-    return parts.join(" > ");
-  }
 
   function shown(el) {
     // display:none anywhere above, visibility:hidden, opacity:0 anywhere above -> not perceivable at all.

@@ -8,11 +8,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from agent.kernel.pagejs import with_page_common
+
 __all__ = ["SNAPSHOT_JS", "SNAPSHOT_JSON_JS", "Box", "Candidate", "TextBlock", "PageSnapshot"]
 
 # One function expression; the harness runs it with ``page.evaluate(SNAPSHOT_JS, args)`` and hands the
 # result to ``PageSnapshot.from_dict``. Nothing here imports the browser (harness → personas, never back).
-SNAPSHOT_JS: str = (Path(__file__).parent / "snapshot.js").read_text(encoding="utf-8")
+SNAPSHOT_JS: str = with_page_common((Path(__file__).parent / "snapshot.js").read_text(encoding="utf-8"))
 # The same snapshot handed back as one JSON string (read it with ``PageSnapshot.from_json``): Playwright's
 # transfer of a nested object costs more than taking the snapshot — on the demo shop's product page about
 # 15 ms a round trip against 4 ms as a string, with ~1 ms spent in the page either way.

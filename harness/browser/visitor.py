@@ -14,6 +14,7 @@ from typing import Any
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
+from agent.kernel.pagejs import with_page_common
 from harness.browser.launch import BrowserSession, NetworkGuard, origin_of
 
 __all__ = [
@@ -33,7 +34,7 @@ _EPOCH_MS = VIRTUAL_EPOCH.timestamp() * 1000
 
 def tracker_script(goals: Sequence[dict[str, str]] = ()) -> str:
     """The tracker init script, preceded by its configuration (goal selectors and URLs)."""
-    source = (Path(__file__).parent / "js" / "tracker.js").read_text(encoding="utf-8")
+    source = with_page_common((Path(__file__).parent / "js" / "tracker.js").read_text(encoding="utf-8"))
     return f"window.__UIAB_CONFIG__ = {json.dumps({'goals': list(goals)})};\n{source}"
 
 

@@ -17,24 +17,8 @@
     }
   }
 
-  const INTERACTIVE = "a[href], button, input, select, textarea, summary, label, [role=button], " +
-    "[role=link], [role=checkbox], [role=tab], [onclick]";
-
-  function selectorOf(el) {
-    if (!(el instanceof Element)) return "";
-    const parts = [];
-    for (let node = el; node && node.nodeType === 1 && parts.length < 5; node = node.parentElement) {
-      if (node.id) { parts.unshift("#" + CSS.escape(node.id)); break; }
-      const tag = node.tagName.toLowerCase();
-      if (tag === "html" || tag === "body") { parts.unshift(tag); break; }
-      let index = 1;
-      for (let sib = node.previousElementSibling; sib; sib = sib.previousElementSibling) {
-        if (sib.tagName === node.tagName) index++;
-      }
-      parts.unshift(`${tag}:nth-of-type(${index})`);
-    }
-    return parts.join(" > ");
-  }
+  // INTERACTIVE and selectorOf, shared with the persona snapshot (agent/kernel/js/page_common.js), go here.
+  // @uiab:page-common
 
   // Playwright's clock catches up on its own log the first time it is read after all init scripts ran;
   // read during this script it would still show the time of the first page. The clock is paused, so the
