@@ -72,13 +72,12 @@ def test_a_file_that_is_not_a_database_is_bad_input(tmp_path: Path) -> None:
 
 
 def test_older_schema_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
-    from harness.store.database import _MIGRATIONS
+    from harness.store import MIGRATIONS
 
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as con:  # a database written by schema v1
-        for statement in _MIGRATIONS[0].split(";"):
-            if statement.strip():
-                con.execute(statement)
+        for statement in MIGRATIONS[0]:
+            con.execute(statement)
         con.execute("PRAGMA user_version = 1")
         con.execute("INSERT INTO runs (kind, experiment, config, started_at) VALUES ('smoke', 'e', '{}', 'now')")
     with Store(path) as store:
