@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.css_validator import validate_selector
-from agent.kernel import InputError
+from agent.kernel import InputError, error_from_validation
 from agent.patch import Patch, patch_from_mapping
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "SLOT_KINDS",
     "MAX_ACTIONS",
     "Slot",
+    "SlotSpec",
     "Action",
     "ActionCatalog",
     "build_catalog",
@@ -61,6 +63,29 @@ def contrast_ratio(foreground: str, background: str) -> float:
     a, b = _luminance(foreground), _luminance(background)
     lighter, darker = max(a, b), min(a, b)
     return (lighter + 0.05) / (darker + 0.05)
+
+
+class SlotSpec(BaseModel):
+    """One ``[slots]`` entry written as a table: a selector, and optionally its kind and copy alternatives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    selector: str
+    kind: SlotKind | None = None
+    copy_texts: tuple[str, ...] = Field((), alias="copy")  # `copy` would shadow BaseModel.copy
+
+
+_SLOT_MESSAGES = {
+    "extra_forbidden": "unknown key {name!r}",
+    "literal_error": "unknown slot kind {input!r}",
+    "missing": "a slot needs a {name}",
+    "tuple_type": "copy must be a list of strings",
+    "string_type": "must be a string",
+}
+_SLOT_FIXES = {
+    "extra_forbidden": "a slot table takes selector, kind and copy",
+    "literal_error": "use one of " + ", ".join(SLOT_KINDS),
+}
 
 
 @dataclass(frozen=True)
@@ -280,28 +305,18 @@ def _slot(name: str, spec: str | Mapping[str, Any], extra_copy: Sequence[str], s
         raise InputError(f"slot name {name!r} must be lower-case letters, digits, '_' or '-'", source=source,
                          field=where)
     if isinstance(spec, str):
-        table: Mapping[str, Any] = {"selector": spec}
-    elif isinstance(spec, Mapping):
-        table = spec
-    else:
+        spec = {"selector": spec}
+    elif not isinstance(spec, Mapping):
         raise InputError("a slot is a selector string or a table {selector, kind, copy}", source=source,
                          field=where)
-    unknown = sorted(set(table) - {"selector", "kind", "copy"})
-    if unknown:
-        raise InputError(f"unknown key {unknown[0]!r}", source=source, field=where,
-                         fix="a slot table takes selector, kind and copy")
-    if not isinstance(table.get("selector"), str):
-        raise InputError("a slot needs a selector", source=source, field=f"{where}.selector")
-    selector = validate_selector(table["selector"], source=source, field=f"{where}.selector")
-    kind = table.get("kind", _infer_kind(name))
-    if kind not in SLOT_KINDS:
-        raise InputError(f"unknown slot kind {kind!r}", source=source, field=f"{where}.kind",
-                         fix=f"use one of {', '.join(SLOT_KINDS)}")
-    copy = table.get("copy", [])
-    if isinstance(copy, str) or not isinstance(copy, Sequence) or not all(isinstance(c, str) for c in copy):
-        raise InputError("copy must be a list of strings", source=source, field=f"{where}.copy")
-    texts = list(dict.fromkeys(t.strip() for t in [*copy, *extra_copy] if t.strip()))
-    return Slot(name=name, selector=selector, kind=kind, copy=tuple(texts))
+    try:
+        table = SlotSpec.model_validate(dict(spec))
+    except ValidationError as exc:
+        raise error_from_validation(exc, source=source, at=("slots", name), messages=_SLOT_MESSAGES,
+                                    fixes=_SLOT_FIXES) from None
+    selector = validate_selector(table.selector, source=source, field=f"{where}.selector")
+    texts = list(dict.fromkeys(t.strip() for t in [*table.copy_texts, *extra_copy] if t.strip()))
+    return Slot(name=name, selector=selector, kind=table.kind or _infer_kind(name), copy=tuple(texts))
 
 
 def _options_for(slot: Slot) -> list[_Option]:

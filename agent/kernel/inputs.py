@@ -54,15 +54,21 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 def error_from_validation(exc: ValidationError, *, source: str | None, error: type[InputError] = InputError,
                           fixes: Mapping[str, str] | None = None, default_fix: str | None = None,
-                          messages: Mapping[str, str] | None = None) -> InputError:
-    """pydantic's first error as one line: its field path, its message, and a fix chosen by error type.
+                          messages: Mapping[str, str] | None = None, at: tuple[str | int, ...] = ()) -> InputError:
+    """pydantic's first error as one line: its field path (under ``at``), its message, and a fix by error type.
 
-    A validator may put ``field``, ``message`` and ``fix`` into a ``PydanticCustomError``'s context; those win.
+    ``messages`` and ``fixes`` map pydantic error types to text, formatted with ``input`` (the offending value)
+    and ``name`` (the last part of its field path). A validator may put ``field``, ``message`` and ``fix`` into a
+    ``PydanticCustomError``'s context; those win.
     """
     first = exc.errors()[0]
     ctx = first.get("ctx") or {}
-    loc = tuple(first["loc"]) + ((ctx["field"],) if ctx.get("field") else ())
+    loc = at + tuple(first["loc"]) + ((ctx["field"],) if ctx.get("field") else ())
     kind = first["type"]
-    message = ctx.get("message") or (messages or {}).get(kind) or first["msg"].removeprefix("Value error, ")
-    fix = ctx.get("fix") or (fixes or {}).get(kind) or default_fix
+    values = {"input": first.get("input"), "name": loc[-1] if loc else ""}
+    template = (messages or {}).get(kind)
+    message = ctx.get("message") or (template.format(**values) if template else None) \
+        or first["msg"].removeprefix("Value error, ")
+    fix_template = (fixes or {}).get(kind)
+    fix = ctx.get("fix") or (fix_template.format(**values) if fix_template else None) or default_fix
     return error(str(message), source=source, field=_location(loc) or None, fix=fix)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.catalog import ActionCatalog, build_catalog
-from agent.kernel import InputError
+from agent.kernel import InputError, error_from_validation, read_toml
 
 __all__ = ["AgentSettings", "Experiment", "FunnelStep", "Goal", "Guardrails", "RolloutSettings", "Variant",
            "load_experiment"]
@@ -59,14 +58,14 @@ class RolloutSettings(_Strict):
     """The ``[rollout]`` table: defaults for ``uiab rollout``."""
 
     control: str = "control"
-    # The seed's ramp: 10 → 50 → 100 % with a health check between steps (REFERENCES.md).
+    # The seed's ramp: 10 → 50 → 100 % with a health check between steps (docs/references.md).
     stages: list[int] = Field(default_factory=lambda: [10, 50, 100], min_length=1)
     sessions_per_stage: int = Field(40, ge=2, le=100_000)
     primary: Literal["conversion"] = "conversion"
     margin: float = Field(0.05, ge=0, le=1)  # the primary metric's non-inferiority margin
     promote_if: Literal["superior", "non_inferior"] = "superior"
     alpha: float = Field(0.05, gt=0, lt=0.5)
-    # Optimizely's minimum evidence before a winner: 100 visitors and 25 conversions per arm (REFERENCES.md).
+    # Optimizely's minimum evidence before a winner: 100 visitors and 25 conversions per arm (docs/references.md).
     min_visitors: int = Field(100, ge=0)
     min_conversions: int = Field(25, ge=0)
     srm_alpha: float = Field(0.001, gt=0, lt=0.5)  # GrowthBook, Eppo
@@ -170,20 +169,14 @@ class Experiment(_Strict):
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; any problem becomes a one-line :class:`InputError`."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", source=str(path), fix="pass the path of an experiment.toml")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"malformed TOML ({exc})", source=str(path), fix="repair the TOML syntax") from None
+    if path.is_dir():
+        raise InputError("is a folder, not a file", source=str(path), fix="pass the path of an experiment.toml")
+    data = read_toml(path, what="file", fix="pass the path of an experiment.toml")
     try:
         experiment = Experiment(**data, path=path.resolve())
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "experiment"
-        message = err["msg"].removeprefix("Value error, ")
-        fix = "remove it or check its spelling" if err["type"] == "extra_forbidden" else "see README, experiment.toml"
-        raise InputError(message, source=str(path), field=field, fix=fix) from None
+        raise error_from_validation(exc, source=str(path), fixes={"extra_forbidden": "remove it or check its spelling"},
+                                    default_fix="see README, experiment.toml") from None
     if experiment.site_folder is not None and not experiment.site_folder.is_dir():
         raise InputError(f"site folder {experiment.site_folder} does not exist", source=str(path),
                          field="site", fix="point `site` at a folder relative to this file")
