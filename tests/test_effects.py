@@ -32,7 +32,7 @@ from harness.run.experiment import Experiment, load_experiment
 from harness.browser.pool import VisitorPool
 from harness.run.session import SessionOutcome, VisitorPlan, run_persona_session, visitor_seed
 from harness.settings import Settings
-from harness.run.smoke_job import site_url
+from harness.run.site import site_url
 from personas import Persona, load_persona
 
 pytestmark = pytest.mark.browser

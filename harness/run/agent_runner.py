@@ -21,18 +21,19 @@ import numpy as np
 
 from agent.catalog import ActionCatalog
 from agent.context import Context, classify_device
+from agent.kernel import InputError
 from agent.runner import PageViewState, StepResult
-from harness.run.assignment import draw_persona
 from harness.browser.launch import open_browser
-from harness.run.experiment import Experiment, load_experiment
-from harness.run.outcome import SessionResult, session_result
 from harness.browser.patching import patch_init_script, patch_report
 from harness.browser.pool import VisitorPool
+from harness.browser.visitor import Visitor
+from harness.run.assignment import draw_persona
+from harness.run.experiment import Experiment, load_experiment
+from harness.run.outcome import SessionResult, session_result
 from harness.run.population import experiment_personas
 from harness.run.session import MAX_STEPS, persona_step, visitor_seed
+from harness.run.site import site_url
 from harness.settings import Settings
-from harness.run.smoke_job import site_url
-from harness.browser.visitor import Visitor
 from personas import Persona, PersonaState
 
 __all__ = ["BrowserSessionRunner", "FinishedSession"]
@@ -136,7 +137,8 @@ class BrowserSessionRunner:
 
     def step(self, action: int) -> StepResult:
         if not 0 <= action < self.n_actions:
-            raise ValueError(f"action {action} is outside the catalog (0..{self.n_actions - 1})")
+            raise InputError(f"action {action} is outside the catalog (0..{self.n_actions - 1})", field="action",
+                             fix="pass an action id the catalog offers")
         return self._call(self._step(action))
 
     def mask(self, view: PageViewState) -> np.ndarray:
@@ -172,7 +174,8 @@ class BrowserSessionRunner:
     async def _step(self, action: int) -> StepResult:
         live = self._live
         if live is None:
-            raise RuntimeError("step() before start(), or after the session ended")
+            raise InputError("step() before start(), or after the session ended", field="step",
+                             fix="call start() for each visitor, then step() until the session is done")
         visitor = live.visitor
         patch = self.catalog[action].patch
         if action != 0 and not patch.is_empty:

@@ -9,12 +9,12 @@ from typing import Any
 from agent.kernel import InputError
 from agent.patch import Patch, load_patch
 from harness.browser.launch import open_browser
-from harness.run.experiment import load_experiment
 from harness.browser.patching import patch_init_script, patch_report
-from harness.run.population import experiment_devices
-from harness.settings import Settings
-from harness.run.smoke_job import site_url
 from harness.browser.visitor import open_visitor
+from harness.run.experiment import load_experiment
+from harness.run.population import experiment_devices
+from harness.run.site import site_url
+from harness.settings import Settings
 
 __all__ = ["PatchCheck", "check_patch"]
 

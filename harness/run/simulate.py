@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.run.assignment import plan_visitors
 from harness.browser.launch import open_browser
-from harness.run.experiment import Experiment, load_experiment
 from harness.browser.pool import VisitorPool
+from harness.run.assignment import plan_visitors
+from harness.run.experiment import Experiment, load_experiment
 from harness.run.population import experiment_personas
 from harness.run.session import SessionOutcome, VisitorPlan, run_persona_session
-from harness.settings import Settings
-from harness.run.smoke_job import site_url
+from harness.run.site import site_url
 from harness.run.summary import ArmSummary, summarize
-from harness.store.database import Store, StoredSession
 from harness.run.variants import variant_patch
+from harness.settings import Settings
+from harness.store.database import Store, StoredSession
 
 __all__ = ["SimulationReport", "run_plans", "simulate", "stored_session", "stored_session_from"]
 

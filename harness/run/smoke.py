@@ -11,12 +11,12 @@ from typing import Any
 from loguru import logger
 
 from harness.browser.launch import BrowserSession
+from harness.browser.patching import patch_report
+from harness.browser.visitor import Visitor, open_visitor
 from harness.run.experiment import Experiment, Variant
 from harness.run.outcome import session_result
-from harness.browser.patching import patch_report
-from harness.store.database import Store, StoredSession
 from harness.run.variants import variant_init_scripts, variant_patch
-from harness.browser.visitor import Visitor, open_visitor
+from harness.store.database import Store, StoredSession
 
 __all__ = ["PageCheck", "SmokeWalk", "smoke_walk", "run_smoke_walks"]
 

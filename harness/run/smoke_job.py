@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,15 @@ from rich.progress import Progress
 from agent.kernel import InputError
 from harness.browser.launch import open_browser
 from harness.browser.screenshots import side_by_side
-from harness.run.experiment import Experiment, load_experiment
+from harness.run.experiment import load_experiment
 from harness.run.population import experiment_devices
-from harness.browser.server import check_reachable, serve_folder
-from harness.settings import Settings
+from harness.run.site import site_url
 from harness.run.smoke import SmokeWalk, run_smoke_walks
-from harness.store.database import Store
 from harness.run.variants import variant_patch
+from harness.settings import Settings
+from harness.store.database import Store
 
-__all__ = ["SmokeReport", "run_smoke", "site_url"]
+__all__ = ["SmokeReport", "run_smoke"]
 
 
 @dataclass
@@ -64,18 +63,6 @@ def _compare_with_control(walks: Sequence[SmokeWalk], folder: Path) -> None:
                              labels=(f"control · {walk.device} · {mine.page}",
                                      f"{walk.variant} · {walk.device} · {mine.page}"))
                 mine.compare = str(out)
-
-
-@contextmanager
-def site_url(experiment: Experiment) -> Iterator[str]:
-    """The experiment's site on loopback (served from its folder) or its running ``base_url``."""
-    if experiment.site_folder is not None:
-        with serve_folder(experiment.site_folder) as url:
-            yield url
-    else:
-        assert experiment.base_url is not None
-        check_reachable(experiment.base_url.rstrip("/") + experiment.entry, source=str(experiment.path))
-        yield experiment.base_url.rstrip("/")
 
 
 async def run_smoke(path: Path, settings: Settings, *, variants: Sequence[str] = (),

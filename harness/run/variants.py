@@ -6,8 +6,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from agent.patch import Patch, load_patch
-from harness.run.experiment import Experiment, Variant
 from harness.browser.patching import patch_init_script
+from harness.run.experiment import Experiment, Variant
 
 __all__ = ["variant_patch", "variant_init_scripts"]
 
