@@ -14,6 +14,7 @@ from typing import Any
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Error as PlaywrightError
 
+from agent.kernel import first_line
 from harness.browser.launch import BrowserSession, NetworkGuard, origin_of
 
 __all__ = ["PageAudit", "Violation", "audit_page"]
@@ -89,7 +90,7 @@ async def audit_page(browser: BrowserSession, base_url: str, device_name: str, p
                                               help=str(v.get("help", "")), targets=targets,
                                               contrast=min(ratios) if ratios else None))
     except PlaywrightError as exc:
-        audit.error = str(exc).splitlines()[0]
+        audit.error = first_line(exc)
     finally:
         await context.close()
     return audit

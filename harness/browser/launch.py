@@ -16,7 +16,7 @@ from loguru import logger
 from playwright.async_api import Browser, BrowserContext, Playwright, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-from agent.kernel import InfrastructureError, InputError
+from agent.kernel import BrowserError, InputError, first_line
 from harness.settings import Settings
 
 __all__ = [
@@ -158,10 +158,8 @@ async def open_browser(settings: Settings) -> AsyncIterator[BrowserSession]:
                     args=_launch_args(),
                 )
         except PlaywrightError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InfrastructureError(
-                f"browser could not start: {first} (set UIAB_BROWSER_EXECUTABLE, or run `make setup`)"
-            ) from None
+            raise BrowserError(f"browser could not start: {first_line(exc)}", field="browser",
+                               fix="set UIAB_BROWSER_EXECUTABLE, or run `make setup`") from None
         logger.debug("browser {} ready", browser.version)
         try:
             yield BrowserSession(playwright, browser)

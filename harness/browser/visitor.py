@@ -14,6 +14,7 @@ from typing import Any
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
+from agent.kernel import first_line
 from agent.kernel.pagejs import with_page_common
 from harness.browser.launch import BrowserSession, NetworkGuard, origin_of
 
@@ -109,7 +110,7 @@ class Visitor:
                 self.now_ms = target
                 return
             except PlaywrightError as exc:
-                message = str(exc).splitlines()[0]
+                message = first_line(exc)
                 self.now_ms = await self._page_now()  # the clock stopped at the timer that threw
                 if "Execution context was destroyed" in message or "navigat" in message:
                     await self.settle()

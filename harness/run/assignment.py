@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from agent.kernel import uniform
 from harness.run.experiment import Experiment, Variant
 from harness.run.session import VisitorPlan, visitor_seed
 from personas import Persona
@@ -16,8 +16,7 @@ __all__ = ["sticky_bucket", "assign_variant", "draw_persona", "plan_visitors"]
 
 def sticky_bucket(visitor_id: str, salt: str) -> float:
     """A uniform number in [0, 1) that depends only on the visitor id and the salt (stable across runs)."""
-    digest = hashlib.sha256(f"{salt}:{visitor_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+    return uniform("assignment", salt, visitor_id)
 
 
 def assign_variant(visitor_id: str, variants: Sequence[Variant], salt: str) -> Variant:

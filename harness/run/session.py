@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from playwright.async_api import Error as PlaywrightError
 
+from agent.kernel import derive_seed, first_line
+from harness.browser.pool import VisitorPool
+from harness.browser.visitor import Visitor
 from harness.run.experiment import Experiment, Variant
 from harness.run.outcome import SessionResult, session_result
-from harness.browser.pool import VisitorPool
 from harness.run.variants import variant_init_scripts
-from harness.browser.visitor import Visitor
 from personas import SNAPSHOT_JSON_JS, Decision, PageSnapshot, Persona, PersonaState, decide
 
 __all__ = ["VisitorPlan", "SessionOutcome", "persona_step", "run_persona_session", "visitor_seed", "MAX_STEPS"]
@@ -24,8 +24,7 @@ MAX_SESSION_MS = 30 * 60_000  # and so is one that has run 30 virtual minutes
 
 def visitor_seed(run_seed: int, visitor_id: str) -> int:
     """The visitor's own random stream: a stable function of the run seed and the visitor id."""
-    digest = hashlib.sha256(f"{run_seed}:{visitor_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+    return derive_seed(run_seed, visitor_id)
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ async def run_persona_session(pool: VisitorPool, experiment: Experiment, plan: V
                     end = "goal"
             await visitor.finish()
         except PlaywrightError as exc:
-            end, error = "error", str(exc).splitlines()[0]
+            end, error = "error", first_line(exc)
         result = session_result(visitor.events, blocked=len(visitor.guard.blocked),
                                 failed=len(visitor.failed_requests))
         return SessionOutcome(plan=plan, result=result, end=end, device=persona.device,
