@@ -7,6 +7,7 @@ user may import and loads each name only when it is asked for.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,6 +24,6 @@ def lazy_exports(package: str, where: Mapping[str, str]) -> tuple[Callable[[str]
         return getattr(importlib.import_module(module), name)
 
     def __dir__() -> list[str]:
-        return sorted(where)
+        return sorted(set(where) | set(vars(sys.modules[package])))
 
     return __getattr__, __dir__
