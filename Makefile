@@ -26,15 +26,18 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[agent,dev]'
 	touch $(STAMP)
 
 # UIAB_BROWSER_EXECUTABLE, else a Chromium on PATH, else Playwright's download, else apt (as root).
 browser: $(STAMP)
 	$(PY) -m harness.browser.setup
 
+# ruff over everything; mypy and pyright (basic) over the three packages, as configured in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check harness agent personas tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pyright
 
 clean:
 	rm -rf $(VENV) uiab.db uiab.db-wal uiab.db-shm uiab-reports reports test-results .pytest_cache
