@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 from agent.kernel import InputError
 from harness.browser.launch import open_browser
 from harness.interfaces.cli import app
-from harness.run.outcome import PageView, SessionResult
-from harness.report.render import (
+from harness.report import (
     ClickPoint,
     Shot,
     build_report_async,
@@ -30,6 +29,7 @@ from harness.report.render import (
     to_image,
     update_latest,
 )
+from harness.run.outcome import PageView, SessionResult
 from harness.settings import Settings
 from harness.store.database import Store, StoredSession
 
@@ -68,6 +68,7 @@ def test_heatmap_is_drawn_where_the_click_was() -> None:
     assert image.size == (400, 800)
     near = image.getpixel((300, 590))  # the density around the click is coloured ...
     far = image.getpixel((50, 50))  # ... and the rest of the page is left as it was
+    assert isinstance(near, tuple) and isinstance(far, tuple)
     assert sum(abs(a - b) for a, b in zip(near, (255, 255, 255), strict=True)) > 60
     assert sum(abs(a - b) for a, b in zip(far, (255, 255, 255), strict=True)) < 15
 
@@ -96,18 +97,23 @@ def test_stored_result_rebuilds_the_session_result() -> None:
 
 
 def test_rollout_stages_are_rebuilt_from_checks() -> None:
-    def check(stage: str, name: str, status: str = "pass", level: str = "error", found: str = "") -> dict[str, Any]:
-        return {"stage": stage, "name": name, "status": status, "level": level, "found": found}
+    def check(stage: str, name: str, status: str = "pass", level: str = "error", found: str = "",
+              pairs: int | None = None) -> dict[str, Any]:
+        data = {} if pairs is None else {"data": {"pairs": pairs}}
+        return {"stage": stage, "name": name, "status": status, "level": level, "found": found, **data}
 
-    checks = [check("preflight", "layout.funnel"), check("50%", "primary.conversion", "skip",
+    checks = [check("preflight", "layout.funnel"), check("50%", "primary.conversion", "skip", pairs=14,
                                                          found="[-0.1, 0.3] over 14 paired visitors → continue"),
               check("50%", "performance.lcp", "fail", "warn"),
-              check("100%", "primary.conversion", found="[0.1, 0.4] over 30 paired visitors → promote")]
+              check("100%", "primary.conversion", found="[0.1, 0.4] over 30 paired visitors → promote", pairs=30)]
     assert rollout_stages(checks, "promote") == [
         {"stage": "preflight", "outcome": "pass"}, {"stage": "50%", "outcome": "continue", "pairs": 14},
         {"stage": "100%", "outcome": "promote", "pairs": 30}]
     broken = [check("preflight", "layout.funnel", "fail")]
     assert rollout_stages(broken, "rollback") == [{"stage": "preflight", "outcome": "rollback"}]
+    # A check stored before the pair count was data: the count is not read back from the prose.
+    old = [check("100%", "primary.conversion", found="[0.1, 0.4] over 30 paired visitors → promote")]
+    assert rollout_stages(old, "promote") == [{"stage": "100%", "outcome": "promote"}]
 
 
 # --- the model and page from a hand-made database (no browser) -------------------------------------------------
