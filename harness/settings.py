@@ -12,7 +12,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from agent.kernel import InputError
+from agent.kernel import InputError, UiabError, error_from_validation, first_line
 
 __all__ = ["Settings", "load_settings"]
 
@@ -22,12 +22,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="UIAB_", toml_file="uiab.toml", extra="forbid")
 
-    browser_executable: Path | None = Field(None, description="Chromium to launch; else found on PATH")
-    browser_endpoint: str | None = Field(None, description="ws:// of a Playwright server to connect to")
+    browser_executable: Path | None = Field(default=None, description="Chromium to launch; else found on PATH")
+    browser_endpoint: str | None = Field(default=None, description="ws:// of a Playwright server to connect to")
     headless: bool = True
     # 1: on 2 cores the browser and Playwright's driver use the other core; benchmarks/throughput.py measured
     # uiab simulate at 1.48 sessions/s with one visitor in flight against 1.25 with two.
-    concurrency: int = Field(1, ge=1, le=64, description="visitors in flight at once")
+    concurrency: int = Field(default=1, ge=1, le=64, description="visitors in flight at once")
     seed: int = 0
     db: Path = Path("uiab.db")
     report_dir: Path = Path("uiab-reports")
@@ -52,9 +52,11 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**clean)  # type: ignore[arg-type]
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "settings"
-        raise InputError(err["msg"], source="uiab.toml or UIAB_* environment", field=field,
-                         fix=f"set UIAB_{field.upper()} to a valid value") from None
+        field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else "settings"
+        raise error_from_validation(exc, source="uiab.toml or UIAB_* environment",
+                                    default_fix=f"set UIAB_{field.upper()} to a valid value") from None
+    except UiabError:
+        raise
     except Exception as exc:  # a malformed uiab.toml raises tomllib's error
-        raise InputError(str(exc), source="uiab.toml", fix="repair the TOML syntax") from None
+        raise InputError(f"malformed TOML ({first_line(exc)})", source="uiab.toml",
+                         fix="repair the TOML syntax") from None

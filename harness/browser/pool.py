@@ -85,7 +85,9 @@ class VisitorPool:
         """The slot's page as a new visitor's, with this visitor's patch scripts (swapped only if they differ)."""
         if scripts != slot.scripts:
             for installed in slot.installed:
-                await installed.close()
+                # Playwright types add_init_script's Disposable as a plain async context manager; leaving it
+                # is what removes the script (Disposable.close).
+                await installed.__aexit__(None, None, None)
             slot.installed = [await slot.page.add_init_script(script=s) for s in scripts]
             slot.scripts = scripts
         slot.prepared.guard.blocked_from.clear()

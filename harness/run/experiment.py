@@ -75,7 +75,7 @@ class RolloutSettings(_Strict):
     persona_harm: Literal["warn", "error"] = "warn"
     lcp_margin_ms: float = Field(500.0, ge=0)
     cls_margin: float = Field(0.05, ge=0)
-    guardrails: Guardrails = Field(default_factory=Guardrails)
+    guardrails: Guardrails = Guardrails()  # frozen, so one shared default is safe
 
     @model_validator(mode="after")
     def _ramp(self) -> RolloutSettings:
@@ -96,7 +96,7 @@ class AgentSettings(_Strict):
     """The ``[agent]`` table: what ``uiab train`` learns with."""
 
     gamma: float = Field(0.95, ge=0, le=1)  # the seed's discount
-    reward: RewardWeightSettings = Field(default_factory=RewardWeightSettings)
+    reward: RewardWeightSettings = RewardWeightSettings()
 
 
 class Experiment(_Strict):
@@ -111,8 +111,8 @@ class Experiment(_Strict):
     goals: dict[str, Goal] = Field(default_factory=dict)
     variants: list[Variant] = Field(default_factory=lambda: [Variant(name="control")])
     slots: dict[str, Any] = Field(default_factory=dict)
-    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
-    agent: AgentSettings = Field(default_factory=AgentSettings)
+    rollout: RolloutSettings = RolloutSettings()
+    agent: AgentSettings = AgentSettings()
     path: Path = Field(default=Path("experiment.toml"), exclude=True)
 
     @model_validator(mode="after")
