@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from agent.dqn import DQNAgent, masked_argmax
+from agent.kernel import InputError
 
 __all__ = ["PolicyChoice", "greedy_choices", "best_static_action"]
 
@@ -51,7 +52,8 @@ def best_static_action(agent: DQNAgent, records: Sequence[dict[str, Any]]) -> Po
     offered (the policy's runner-up); the control itself only when no patch was ever offered.
     """
     if not records:
-        raise ValueError("no logged decisions to read the policy's choices from")
+        raise InputError("no logged decisions to read the policy's choices from", field="records",
+                         fix="pass the decisions of the run that trained the policy")
     states = np.array([r["context_vec"] for r in records], dtype=np.float32)
     masks = np.zeros((len(records), agent.n_actions), dtype=bool)
     for i, record in enumerate(records):

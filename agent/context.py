@@ -2,7 +2,7 @@
 
 Only *observable* context enters: the things a real site would see in a request or a page view (device
 class, viewport width, touch, traffic source, page, step in the session, the action shown just before).
-Persona traits — patience, vision, motor noise, intent — stay hidden, as real users' are (DESIGN.md,
+Persona traits — patience, vision, motor noise, intent — stay hidden, as real users' are (docs/design.md,
 "Personas"); ``Context`` has no field that could carry them, and the encoder reads only its fields.
 
 The encoding is plain and inspectable: one-hot blocks for categories and numbers scaled into [0, 1], in a
@@ -18,6 +18,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import numpy as np
+
+from agent.kernel import InputError
 
 __all__ = [
     "DEVICE_CLASSES",
@@ -63,13 +65,15 @@ class Context:
 
     def __post_init__(self) -> None:
         if self.device_class not in DEVICE_CLASSES:
-            raise ValueError(f"device_class must be one of {DEVICE_CLASSES}, got {self.device_class!r}")
+            raise InputError(f"device_class must be one of {DEVICE_CLASSES}, got {self.device_class!r}",
+                             field="device_class")
         if self.viewport_width <= 0:
-            raise ValueError(f"viewport_width must be positive, got {self.viewport_width}")
+            raise InputError(f"viewport_width must be positive, got {self.viewport_width}", field="viewport_width")
         if self.step < 0:
-            raise ValueError(f"step must be >= 0, got {self.step}")
+            raise InputError(f"step must be >= 0, got {self.step}", field="step")
         if self.previous_action is not None and self.previous_action < 0:
-            raise ValueError(f"previous_action must be >= 0 or None, got {self.previous_action}")
+            raise InputError(f"previous_action must be >= 0 or None, got {self.previous_action}",
+                             field="previous_action")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for the decision log."""
@@ -93,9 +97,9 @@ class StateEncoder:
                  traffic_sources: Sequence[str] = TRAFFIC_SOURCES, *,
                  max_viewport_px: int = MAX_VIEWPORT_PX, max_step: int = MAX_STEP) -> None:
         if n_actions < 1:
-            raise ValueError(f"n_actions must be >= 1, got {n_actions}")
+            raise InputError(f"n_actions must be >= 1, got {n_actions}", field="n_actions")
         if max_viewport_px <= 0 or max_step <= 0:
-            raise ValueError("max_viewport_px and max_step must be positive")
+            raise InputError("max_viewport_px and max_step must be positive", field="max_viewport_px")
         self.pages: tuple[str, ...] = tuple(dict.fromkeys(_path(p) for p in pages))
         self.traffic_sources: tuple[str, ...] = tuple(dict.fromkeys(traffic_sources))
         self.n_actions = n_actions
@@ -149,7 +153,8 @@ class StateEncoder:
         elif ctx.previous_action < self.n_actions:
             previous = ctx.previous_action
         else:
-            raise ValueError(f"previous_action {ctx.previous_action} is outside 0..{self.n_actions - 1}")
+            raise InputError(f"previous_action {ctx.previous_action} is outside 0..{self.n_actions - 1}",
+                             field="previous_action")
         x[self._offset["previous_action"] + previous] = 1.0
         return x
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.kernel import InputError
+from agent.kernel import InputError, read_text
 
 __all__ = ["DecisionRecord", "to_jsonl", "read_jsonl"]
 
@@ -41,11 +41,13 @@ class DecisionRecord:
 
     def __post_init__(self) -> None:
         if self.action not in self.actions_offered:
-            raise ValueError(f"{self.event_id}: action {self.action} was not among the actions offered")
+            raise InputError(f"{self.event_id}: action {self.action} was not among the actions offered",
+                             field="action")
         if not (0.0 < self.probability <= 1.0):
-            raise ValueError(f"{self.event_id}: probability must be in (0, 1], got {self.probability}")
+            raise InputError(f"{self.event_id}: probability must be in (0, 1], got {self.probability}",
+                             field="probability")
         if self.reward is not None and not math.isfinite(self.reward):
-            raise ValueError(f"{self.event_id}: reward must be finite, got {self.reward}")
+            raise InputError(f"{self.event_id}: reward must be finite, got {self.reward}", field="reward")
 
     def mask(self, n_actions: int) -> np.ndarray:
         """The offered actions as a boolean mask over ``n_actions``."""
@@ -74,13 +76,13 @@ def to_jsonl(records: Iterable[DecisionRecord], path: str | Path) -> int:
 def read_jsonl(path: str | Path) -> list[DecisionRecord]:
     """Read records written by :func:`to_jsonl` (blank lines are skipped); a bad line is an InputError."""
     records = []
-    with Path(path).open(encoding="utf-8") as src:
-        for number, line in enumerate(src, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(DecisionRecord.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, TypeError, ValueError) as exc:
-                raise InputError(f"not a decision record: {exc}", source=str(path), field=f"line {number}",
-                                 fix="pass a log written by uiab (one JSON decision record per line)") from exc
+    # split("\n"), not splitlines(): a JSON string may hold U+2028, which splitlines() would cut at.
+    for number, line in enumerate(read_text(Path(path), what="decision log").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(DecisionRecord.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, TypeError, ValueError) as exc:
+            raise InputError(f"not a decision record: {exc}", source=str(path), field=f"line {number}",
+                             fix="pass a log written by uiab (one JSON decision record per line)") from exc
     return records

@@ -4,9 +4,9 @@ One decision per page view: the state is the encoded observable context (agent/c
 entry of the catalog (agent/catalog.py, action 0 the control), the reward the measured total
 (agent/reward.py). Masked actions — patches whose selectors are absent from the page — are never chosen
 greedily, never explored and never bootstrapped: the mask is applied when acting, when exploring and in the
-next-state argmax (REFERENCES.md, "action masking").
+next-state argmax (docs/references.md, "action masking").
 
-Sources for the defaults (REFERENCES.md, "Learning agent"):
+Sources for the defaults (docs/references.md, "Learning agent"):
 - the seed's LearningEngine: hidden 256-128-64, dropout 0.2, Adam lr 1e-3, batch 32, gamma 0.95, target
   update every 100 updates, learn every 10 actions;
 - Stable-Baselines3 DQN: learning_starts 100, max_grad_norm 10, Huber loss, ε 1 → 0.05;
@@ -17,20 +17,27 @@ Sources for the defaults (REFERENCES.md, "Learning agent"):
 Seeding is explicit and local: the agent owns a ``numpy.random.Generator`` (replay sampling, exploration)
 and a ``torch.Generator`` (weight init, dropout masks), both saved in checkpoints; it never reads or
 reseeds the global RNGs, so two agents in one process do not disturb each other. CPU only.
+
+Checkpoints: ``save`` writes one file with the run's metadata inside (agent/checkpoint.py owns the format);
+``load_checkpoint`` is the one reader, for ``uiab train --resume`` and checkpoint rollout candidates alike.
 """
 
 from __future__ import annotations
 
 import math
-import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from agent.checkpoint import read_checkpoint, write_checkpoint
+from agent.kernel import CheckpointError, InputError, first_line
+from agent.replay import Batch, ReplayBuffer
 
 __all__ = [
     "DQNConfig",
@@ -38,6 +45,8 @@ __all__ = [
     "Batch",
     "ReplayBuffer",
     "DQNAgent",
+    "Checkpoint",
+    "load_checkpoint",
     "epsilon_at",
     "masked_argmax",
 ]
@@ -72,18 +81,23 @@ class DQNConfig:
     deterministic: bool = True
 
     def __post_init__(self) -> None:
+        def bad(name: str, rule: str) -> InputError:
+            return InputError(f"{name} must be {rule}, got {getattr(self, name)!r}", source="DQNConfig", field=name)
+
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise bad("dropout", "in [0, 1)")
         if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+            raise bad("gamma", "in [0, 1]")
         if not 0.0 <= self.eps_end <= self.eps_start <= 1.0:
-            raise ValueError("need 0 <= eps_end <= eps_start <= 1")
-        positive = ("batch_size", "buffer_size", "train_every", "gradient_steps", "target_update_every")
-        for name in positive:
+            raise InputError("need 0 <= eps_end <= eps_start <= 1", source="DQNConfig", field="eps_end")
+        for name in ("batch_size", "buffer_size", "train_every", "gradient_steps", "target_update_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        if self.learning_starts < 0 or self.eps_decay_steps < 0 or self.lr <= 0:
-            raise ValueError("learning_starts and eps_decay_steps must be >= 0, lr > 0")
+                raise bad(name, ">= 1")
+        for name in ("learning_starts", "eps_decay_steps"):
+            if getattr(self, name) < 0:
+                raise bad(name, ">= 0")
+        if self.lr <= 0:
+            raise bad("lr", "> 0")
 
 
 def epsilon_at(step: int, config: DQNConfig) -> float:
@@ -143,75 +157,6 @@ class QNetwork(nn.Module):
         return self.net(x)
 
 
-class Batch(NamedTuple):
-    """A sample of transitions as tensors; ``next_masks[i]`` is the mask of ``next_states[i]``."""
-
-    states: torch.Tensor  # float32 (B, state_dim)
-    actions: torch.Tensor  # int64 (B,)
-    rewards: torch.Tensor  # float32 (B,)
-    next_states: torch.Tensor  # float32 (B, state_dim)
-    dones: torch.Tensor  # bool (B,): terminal, nothing to bootstrap
-    next_masks: torch.Tensor  # bool (B, n_actions)
-
-
-class ReplayBuffer:
-    """A ring buffer of real transitions (s, a, r, s', done, mask(s')) in numpy arrays."""
-
-    def __init__(self, capacity: int, state_dim: int, n_actions: int) -> None:
-        self.capacity = capacity
-        self.states = np.zeros((capacity, state_dim), dtype=np.float32)
-        self.actions = np.zeros(capacity, dtype=np.int64)
-        self.rewards = np.zeros(capacity, dtype=np.float32)
-        self.next_states = np.zeros((capacity, state_dim), dtype=np.float32)
-        self.dones = np.zeros(capacity, dtype=bool)
-        self.next_masks = np.zeros((capacity, n_actions), dtype=bool)
-        self.position = 0  # where the next transition goes
-        self.size = 0
-
-    def __len__(self) -> int:
-        return self.size
-
-    def add(self, state: np.ndarray, action: int, reward: float, next_state: np.ndarray, done: bool,
-            next_mask: np.ndarray) -> None:
-        i = self.position
-        self.states[i] = state
-        self.actions[i] = action
-        self.rewards[i] = reward
-        self.next_states[i] = next_state
-        self.dones[i] = done
-        self.next_masks[i] = next_mask
-        self.position = (i + 1) % self.capacity
-        self.size = min(self.size + 1, self.capacity)
-
-    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
-        """Uniform, with replacement (as SB3 and CleanRL)."""
-        idx = rng.integers(0, self.size, size=batch_size)
-        return Batch(
-            states=torch.from_numpy(self.states[idx]),
-            actions=torch.from_numpy(self.actions[idx]),
-            rewards=torch.from_numpy(self.rewards[idx]),
-            next_states=torch.from_numpy(self.next_states[idx]),
-            dones=torch.from_numpy(self.dones[idx]),
-            next_masks=torch.from_numpy(self.next_masks[idx]),
-        )
-
-    _ARRAYS = ("states", "actions", "rewards", "next_states", "dones", "next_masks")
-
-    def state_dict(self) -> dict[str, Any]:
-        # Tensors, not numpy arrays, so a checkpoint loads with torch.load(weights_only=True).
-        data: dict[str, Any] = {name: torch.from_numpy(getattr(self, name)[:self.size].copy())
-                                for name in self._ARRAYS}
-        data.update(capacity=self.capacity, position=self.position, size=self.size)
-        return data
-
-    def load_state_dict(self, data: dict[str, Any]) -> None:
-        if data["capacity"] != self.capacity:
-            raise ValueError(f"buffer capacity {data['capacity']} != configured {self.capacity}")
-        for name in self._ARRAYS:
-            getattr(self, name)[:data["size"]] = data[name].numpy()
-        self.position, self.size = int(data["position"]), int(data["size"])
-
-
 @dataclass
 class _Counters:
     steps: int = 0  # transitions observed; drives the ε schedule and the training cadence
@@ -221,9 +166,9 @@ class _Counters:
 def _check_mask(mask: np.ndarray, n_actions: int) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != (n_actions,):
-        raise ValueError(f"mask must have shape ({n_actions},), got {mask.shape}")
+        raise InputError(f"mask must have shape ({n_actions},), got {mask.shape}", field="mask")
     if not mask.any():
-        raise ValueError("mask allows no action (the control, action 0, should always be allowed)")
+        raise InputError("mask allows no action", field="mask", fix="always allow the control, action 0")
     return mask
 
 
@@ -271,6 +216,10 @@ class DQNAgent:
         probs[best] += 1.0 - eps
         return probs
 
+    def predict(self, state: np.ndarray, mask: np.ndarray) -> int:
+        """The greedy choice: the best allowed Q-value, ties to the lowest index (the control first)."""
+        return masked_argmax(self.q_values(state), _check_mask(mask, self.n_actions))
+
     def act(self, state: np.ndarray, mask: np.ndarray, *, greedy: bool = False) -> tuple[int, float]:
         """Pick an allowed action; return it with its probability under the acting policy (the propensity).
 
@@ -278,7 +227,7 @@ class DQNAgent:
         so P(a) = ε/|allowed| + (1 − ε)·[a = best]. ``greedy`` (evaluation) sets ε = 0.
         """
         mask = _check_mask(mask, self.n_actions)
-        best = masked_argmax(self.q_values(state), mask)
+        best = self.predict(state, mask)
         if greedy:
             return best, 1.0
         eps = self.epsilon
@@ -298,12 +247,12 @@ class DQNAgent:
         state and mask are stored but never used (the target is the reward alone; ``next_mask`` may be None).
         """
         if not 0 <= action < self.n_actions:
-            raise ValueError(f"action {action} is outside 0..{self.n_actions - 1}")
+            raise InputError(f"action {action} is outside 0..{self.n_actions - 1}", field="action")
         if done:
             next_mask = np.zeros(self.n_actions, dtype=bool) if next_mask is None else next_mask
         else:
             if next_mask is None:
-                raise ValueError("a non-terminal transition needs the next state's mask")
+                raise InputError("a non-terminal transition needs the next state's mask", field="next_mask")
             next_mask = _check_mask(next_mask, self.n_actions)
         self.buffer.add(state, action, reward, next_state, done, next_mask)
         self.counters.steps += 1
@@ -377,21 +326,19 @@ class DQNAgent:
             "torch_rng": self.torch_rng.get_state(),
         }
 
-    def save(self, path: str | Path) -> None:
-        """Write a checkpoint atomically (a temporary file, then a rename), so a crash never leaves half a file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
+    def save(self, path: str | Path, meta: Mapping[str, Any] | None = None) -> None:
+        """Write a checkpoint atomically; ``meta`` (what ``uiab train`` knows of the run) goes into the same file."""
+        write_checkpoint(self.state_dict(), path, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> DQNAgent:
         """Rebuild an agent from ``save``; it continues with the same Q-values, actions and losses."""
-        data = torch.load(Path(path), weights_only=True)  # a checkpoint is user input: no arbitrary pickles
-        if data.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"unsupported checkpoint version {data.get('version')!r}")
-        config = data["config"]
+        return load_checkpoint(path).agent
+
+    @classmethod
+    def from_state_dict(cls, data: Mapping[str, Any]) -> DQNAgent:
+        """The agent ``state_dict`` describes (``KeyError``, ``TypeError`` or ``RuntimeError`` if it is not one)."""
+        config = dict(data["config"])
         config["hidden"] = tuple(config["hidden"])
         agent = cls(int(data["state_dim"]), int(data["n_actions"]), DQNConfig(**config))
         agent.q_network.load_state_dict(data["q_network"])
@@ -403,3 +350,23 @@ class DQNAgent:
         agent.rng.bit_generator.state = data["numpy_rng"]
         agent.torch_rng.set_state(data["torch_rng"])
         return agent
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint: the agent and what ``uiab train`` stored with it (run_id, sessions_done, actions, …)."""
+
+    agent: DQNAgent
+    meta: dict[str, Any]
+
+
+def load_checkpoint(path: str | Path, *, field: str | None = None,
+                    fix: str = "pass a file `uiab train --policy dqn` wrote") -> Checkpoint:
+    """The agent and metadata at ``path`` (agent/checkpoint.py reads the file, an old sidecar too); anything that
+    is not a DQN checkpoint is a :class:`CheckpointError` naming ``field`` and ``fix``."""
+    state, meta = read_checkpoint(path, version=CHECKPOINT_VERSION, field=field, fix=fix)
+    try:
+        return Checkpoint(DQNAgent.from_state_dict(state), meta)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"not a uiab checkpoint ({type(exc).__name__}: {first_line(exc)})", source=str(path),
+                              field=field, fix=fix) from None

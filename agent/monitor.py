@@ -4,13 +4,13 @@ Per session the training loop records what was measured (agent/training.py); the
 window of the last ``window`` sessions and tracks
 
 - action success rate: of the page views where a patch was shown, the share whose patch applied (a patch
-  that matches nothing is a failed action — DESIGN.md, "Patches"); the rollout gate's 0.7 is the seed default;
+  that matches nothing is a failed action — docs/design.md, "Patches"); the rollout gate's 0.7 is the seed default;
 - engagement: the share of sessions that did not bounce (left the landing page without an interactive click);
 - conversion: the share of sessions that reached a goal;
 - learning loss: the mean training loss of the sessions in the window that trained;
 - reward trend: the least-squares slope of session reward against session index over the window.
 
-Thresholds (seed defaults, REFERENCES.md "Learning agent" / the seed's PerformanceMonitor): success ≥ 0.7,
+Thresholds (seed defaults, docs/references.md "Learning agent" / the seed's PerformanceMonitor): success ≥ 0.7,
 engagement ≥ 0.5, loss ≤ 1.0; conversion and trend have no seed default and are off unless set. A metric is
 judged only once its window holds ``min_samples`` values (one bounced first visitor is not an alarm).
 
@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 from loguru import logger
+
+from agent.kernel import InputError
 
 __all__ = ["ALERT_KINDS", "MonitorThresholds", "Alert", "SessionStats", "PerformanceMonitor"]
 
@@ -52,15 +54,15 @@ class MonitorThresholds:
 
     def __post_init__(self) -> None:
         if self.window < 2 or not 1 <= self.min_samples <= self.window:
-            raise ValueError("need window >= 2 and 1 <= min_samples <= window")
+            raise InputError("need window >= 2 and 1 <= min_samples <= window", field="window")
         for name in ("min_success", "min_engagement", "min_conversion"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
+                raise InputError(f"{name} must be in [0, 1], got {value}", field=name)
         if not 0.0 <= self.hysteresis < 1.0:
-            raise ValueError(f"hysteresis must be in [0, 1), got {self.hysteresis}")
+            raise InputError(f"hysteresis must be in [0, 1), got {self.hysteresis}", field="hysteresis")
         if self.max_loss is not None and not self.max_loss > 0:
-            raise ValueError(f"max_loss must be > 0, got {self.max_loss}")
+            raise InputError(f"max_loss must be > 0, got {self.max_loss}", field="max_loss")
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,9 @@ class PerformanceMonitor:
         numbering); by default the number of sessions recorded before this one.
         """
         if not math.isfinite(stats.reward):
-            raise ValueError(f"session reward must be finite, got {stats.reward}")
+            raise InputError(f"session reward must be finite, got {stats.reward}", field="reward")
         if not 0 <= stats.patches_applied <= stats.patches_shown:
-            raise ValueError("need 0 <= patches_applied <= patches_shown")
+            raise InputError("need 0 <= patches_applied <= patches_shown", field="patches_applied")
         at = self.sessions if session is None else session
         self.sessions += 1
         self._rewards.append(stats.reward)

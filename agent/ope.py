@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from agent.decision_log import DecisionRecord
+from agent.kernel import InputError
 
 __all__ = [
     "OPEEstimate",
@@ -70,11 +71,11 @@ class LoggedBandit:
     def __post_init__(self) -> None:
         n = len(self.actions)
         if not (len(self.contexts) == len(self.propensities) == len(self.rewards) == len(self.masks) == n):
-            raise ValueError("every array of a LoggedBandit needs one row per decision")
+            raise InputError("every array of a LoggedBandit needs one row per decision")
         if n == 0:
-            raise ValueError("the log is empty")
+            raise InputError("the log is empty")
         if np.any(self.propensities <= 0) or np.any(self.propensities > 1):
-            raise ValueError("logged propensities must be in (0, 1]")
+            raise InputError("logged propensities must be in (0, 1]", field="propensities")
 
     @property
     def n_actions(self) -> int:
@@ -84,7 +85,7 @@ class LoggedBandit:
     def from_records(cls, records: Sequence[DecisionRecord], n_actions: int) -> LoggedBandit:
         unmeasured = [r.event_id for r in records if r.reward is None]
         if unmeasured:
-            raise ValueError(f"{len(unmeasured)} records have no reward yet (first: {unmeasured[0]})")
+            raise InputError(f"{len(unmeasured)} records have no reward yet (first: {unmeasured[0]})")
         return cls(
             contexts=np.array([r.context_vec for r in records], dtype=np.float64),
             actions=np.array([r.action for r in records], dtype=np.int64),
@@ -109,7 +110,7 @@ class RidgeRewardModel:
 
     def __init__(self, n_actions: int, l2: float = 1.0) -> None:
         if l2 < 0:
-            raise ValueError("l2 must be >= 0")
+            raise InputError(f"l2 must be >= 0, got {l2}", field="l2")
         self.n_actions = n_actions
         self.l2 = l2
         self.coef: np.ndarray | None = None  # (K, d + 1), last column the intercept
@@ -132,7 +133,7 @@ class RidgeRewardModel:
 
     def predict(self, contexts: np.ndarray) -> np.ndarray:
         if self.coef is None:
-            raise RuntimeError("fit the reward model first")
+            raise InputError("the reward model is not fitted", fix="call fit(log) first")
         x = np.hstack([np.asarray(contexts, dtype=np.float64), np.ones((len(contexts), 1))])
         return x @ self.coef.T
 
@@ -152,18 +153,19 @@ def _as_log(records: Sequence[DecisionRecord] | LoggedBandit, n_actions: int | N
     if isinstance(records, LoggedBandit):
         return records
     if n_actions is None:
-        raise ValueError("pass n_actions with a list of records")
+        raise InputError("pass n_actions with a list of records", field="n_actions")
     return LoggedBandit.from_records(records, n_actions)
 
 
 def _weights(log: LoggedBandit, target_probs: np.ndarray) -> np.ndarray:
     target_probs = np.asarray(target_probs, dtype=np.float64)
     if target_probs.shape != log.masks.shape:
-        raise ValueError(f"target_probs must have shape {log.masks.shape}, got {target_probs.shape}")
+        raise InputError(f"target_probs must have shape {log.masks.shape}, got {target_probs.shape}",
+                         field="target_probs")
     if np.any(target_probs < 0) or not np.allclose(target_probs.sum(axis=1), 1.0, atol=1e-6):
-        raise ValueError("each row of target_probs must be a distribution over actions")
+        raise InputError("each row of target_probs must be a distribution over actions", field="target_probs")
     if np.any(target_probs[~log.masks] > 1e-9):
-        raise ValueError("the target policy puts probability on actions that were not offered")
+        raise InputError("the target policy puts probability on actions that were not offered", field="target_probs")
     return target_probs[np.arange(len(log.actions)), log.actions] / log.propensities
 
 
@@ -195,7 +197,7 @@ def snips(records: Sequence[DecisionRecord] | LoggedBandit, target_probs: np.nda
     log = _as_log(records, n_actions)
     w = _weights(log, target_probs)
     if w.sum() == 0:
-        raise ValueError("the target policy never takes a logged action: SNIPS is undefined")
+        raise InputError("the target policy never takes a logged action: SNIPS is undefined")
     value = float(np.sum(w * log.rewards) / np.sum(w))
     influence = w * (log.rewards - value) / w.mean()
     return _normal(value, influence, alpha, w, "snips")
@@ -213,7 +215,7 @@ def doubly_robust(records: Sequence[DecisionRecord] | LoggedBandit, target_probs
     model = reward_model if reward_model is not None else RidgeRewardModel(log.n_actions).fit(log)
     r_hat = np.asarray(model.predict(log.contexts), dtype=np.float64)
     if r_hat.shape != log.masks.shape:
-        raise ValueError(f"reward_model.predict must return shape {log.masks.shape}, got {r_hat.shape}")
+        raise InputError(f"reward_model.predict must return shape {log.masks.shape}, got {r_hat.shape}")
     direct = np.sum(np.asarray(target_probs) * r_hat, axis=1)
     residual = log.rewards - r_hat[np.arange(len(log.actions)), log.actions]
     terms = direct + w * residual

@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from agent.css_validator import css_selectors, validate_css, validate_selector
-from agent.kernel import InputError, PatchValidationError
+from agent.kernel import InputError, PatchValidationError, error_from_validation, read_text
 
 __all__ = [
     "OP_KINDS",
@@ -161,11 +161,13 @@ class Patch(BaseModel):
                 "ops": [op.config() for op in self.ops], "selectors": self.selectors}
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+# pydantic error types whose own message would not tell a patch author what to write.
+_MESSAGES = {
+    "string_pattern_mismatch": "name must be letters, digits, '.', '_' or '-' (at most 80)",
+    "tuple_type": "must be a list (in TOML: [[ops]] tables)",
+    "list_type": "must be a list (in TOML: [[ops]] tables)",
+    "literal_error": "unknown op {input!r}; use one of " + ", ".join(OP_KINDS),
+}
 
 
 def patch_from_mapping(data: dict[str, Any], *, source: str | None = None,
@@ -179,18 +181,11 @@ def patch_from_mapping(data: dict[str, Any], *, source: str | None = None,
     try:
         return Patch.model_validate(data, context={"source": source})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        ctx = first.get("ctx") or {}
-        loc = tuple(first["loc"]) + ((ctx["field"],) if ctx.get("field") else ())
-        field = _location(loc) or None
-        message = ctx.get("message") or first["msg"]
-        if first["type"] == "string_pattern_mismatch":
-            message = "name must be letters, digits, '.', '_' or '-' (at most 80)"
-        elif first["type"] in ("tuple_type", "list_type"):
-            message = "must be a list (in TOML: [[ops]] tables)"
-        elif first["type"] == "literal_error":
-            message = f"unknown op {first.get('input')!r}; use one of {', '.join(OP_KINDS)}"
-        raise PatchValidationError(message, source=source, field=field, fix=ctx.get("fix")) from None
+        # The CSS validator's own error (a ValueError, so pydantic wrapped it) already names line and column.
+        cause = (exc.errors()[0].get("ctx") or {}).get("error")
+        if isinstance(cause, PatchValidationError):
+            raise cause from None
+        raise error_from_validation(exc, source=source, error=PatchValidationError, messages=_MESSAGES) from None
 
 
 def load_patch(path: Path) -> Patch:
@@ -199,12 +194,9 @@ def load_patch(path: Path) -> Patch:
     source = str(path)
     if path.suffix not in (".css", ".toml"):
         raise InputError("a patch file must end in .css or .toml", source=source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("patch file not found", source=source, fix="check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read patch file: {exc}", source=source) from None
+    if not path.exists():
+        raise InputError("patch file not found", source=source, fix="check the path")
+    text = read_text(path, what="patch file")
     if path.suffix == ".css":
         return patch_from_mapping({"css": text}, source=source, default_name=path.stem)
     try:

@@ -1,12 +1,14 @@
-"""One policy interface for the DQN and the baselines it must beat (DESIGN.md, "Agent").
+"""One policy interface for the DQN and the baselines it must beat (docs/design.md, "Agent").
 
 A policy maps a context vector and the page's action mask to a distribution over actions. ``act`` draws
 from that distribution and returns the action with its probability — the propensity the decision log
 stores, which IPS, SNIPS and DR need (agent/ope.py) — and ``probabilities`` returns the whole distribution,
 so a policy can be evaluated off-line as a *target* on someone else's log. Every policy gives probability 0
-outside the mask and its probabilities sum to 1 over it.
+outside the mask and its probabilities sum to 1 over it. ``predict`` is the policy's final, deterministic
+choice (Stable-Baselines3's ``predict(obs, deterministic=True)``): evaluation asks for it and never reads a
+policy's internals.
 
-Baselines (REFERENCES.md, "Learning agent"):
+Baselines (docs/references.md, "Learning agent"):
 - ``UniformPolicy``: the classic A/B split, every allowed action equally likely.
 - ``EpsilonGreedyPolicy``: ε = 0.05, Vowpal Wabbit's default; non-contextual running means.
 - ``ThompsonPolicy``: Beta-Bernoulli Thompson sampling, non-contextual.
@@ -21,7 +23,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from agent.dqn import DQNAgent
+from agent.dqn import DQNAgent, masked_argmax
+from agent.kernel import InputError
 
 __all__ = [
     "Policy",
@@ -55,11 +58,16 @@ class Policy(Protocol):
         """P(action | context) for every action: 0 outside ``mask``, summing to 1 over it."""
         ...
 
+    def predict(self, context_vec: np.ndarray, mask: np.ndarray) -> int:
+        """The greedy (deterministic) choice for this context, without exploration; ties to the lowest index."""
+        ...
+
 
 def _mask(mask: np.ndarray) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 1 or not mask.any():
-        raise ValueError("mask must be a 1-d boolean array allowing at least one action")
+        raise InputError("mask must be a 1-d boolean array allowing at least one action", field="mask",
+                         fix="always allow the control, action 0")
     return mask
 
 
@@ -92,6 +100,11 @@ class UniformPolicy:
         mask = _mask(mask)
         return mask / mask.sum()
 
+    def predict(self, context_vec: np.ndarray, mask: np.ndarray) -> int:
+        """The most probable action: every allowed one ties, so the lowest (the control where allowed). To
+        evaluate the split itself, sample it (``agent.evaluation.sampling_fn``)."""
+        return masked_argmax(self.probabilities(context_vec, mask), mask)
+
 
 class EpsilonGreedyPolicy:
     """ε-greedy on each action's running mean reward (ε = 0.05, Vowpal Wabbit's default); non-contextual.
@@ -104,7 +117,7 @@ class EpsilonGreedyPolicy:
 
     def __init__(self, n_actions: int, epsilon: float = 0.05) -> None:
         if not 0.0 <= epsilon <= 1.0:
-            raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+            raise InputError(f"epsilon must be in [0, 1], got {epsilon}", field="epsilon")
         self.epsilon = epsilon
         self.counts = np.zeros(n_actions, dtype=np.int64)
         self.sums = np.zeros(n_actions, dtype=np.float64)
@@ -123,6 +136,13 @@ class EpsilonGreedyPolicy:
         probs = np.where(mask, self.epsilon / mask.sum(), 0.0)
         probs[best] += 1.0 - self.epsilon
         return probs
+
+    def predict(self, context_vec: np.ndarray, mask: np.ndarray) -> int:
+        """The best running mean among the allowed actions it tried; the control if it tried none of them."""
+        tried = _mask(mask) & (self.counts > 0)
+        if not tried.any():
+            return 0
+        return masked_argmax(self.sums / np.maximum(self.counts, 1), tried)
 
 
 class ThompsonPolicy:
@@ -143,9 +163,10 @@ class ThompsonPolicy:
                  prior: tuple[float, float] = (1.0, 1.0), n_samples: int = 1000, seed: int = 0) -> None:
         low, high = reward_range
         if not high > low:
-            raise ValueError(f"reward_range must be (low, high) with high > low, got {reward_range}")
+            raise InputError(f"reward_range must be (low, high) with high > low, got {reward_range}",
+                             field="reward_range")
         if min(prior) <= 0 or n_samples < 1:
-            raise ValueError("prior parameters must be positive and n_samples >= 1")
+            raise InputError("prior parameters must be positive and n_samples >= 1", field="prior")
         self.reward_range = (float(low), float(high))
         self.alpha = np.full(n_actions, float(prior[0]))
         self.beta = np.full(n_actions, float(prior[1]))
@@ -173,6 +194,10 @@ class ThompsonPolicy:
         probs[allowed] = wins / self.n_samples
         return probs
 
+    def predict(self, context_vec: np.ndarray, mask: np.ndarray) -> int:
+        """The best posterior mean α / (α + β) among the allowed actions."""
+        return masked_argmax(self.alpha / (self.alpha + self.beta), _mask(mask))
+
 
 class LinUCBPolicy:
     """Disjoint LinUCB (Li et al. 2010, Algorithm 1): a ridge regression per action plus an upper bound.
@@ -188,7 +213,7 @@ class LinUCBPolicy:
     def __init__(self, n_actions: int, dim: int, alpha: float = 1.0, *, l2: float = 1.0,
                  fit_intercept: bool = True) -> None:
         if alpha < 0 or l2 <= 0:
-            raise ValueError("alpha must be >= 0 and l2 > 0")
+            raise InputError(f"alpha must be >= 0 and l2 > 0, got {alpha} and {l2}", field="alpha")
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.dim = dim + int(fit_intercept)
@@ -198,6 +223,10 @@ class LinUCBPolicy:
     def _features(self, context_vec: np.ndarray) -> np.ndarray:
         x = np.asarray(context_vec, dtype=np.float64).ravel()
         return np.append(x, 1.0) if self.fit_intercept else x
+
+    def estimates(self, context_vec: np.ndarray) -> np.ndarray:
+        """The estimated reward θ_aᵀx of every action, without the exploration bonus."""
+        return np.einsum("kij,kj->ki", self.a_inv, self.b) @ self._features(context_vec)
 
     def scores(self, context_vec: np.ndarray) -> np.ndarray:
         """The upper confidence bound of every action."""
@@ -220,6 +249,10 @@ class LinUCBPolicy:
         scores = self.scores(context_vec)
         return _best(scores, _mask(mask), tolerance=1e-12 * max(1.0, float(np.max(np.abs(scores)))))
 
+    def predict(self, context_vec: np.ndarray, mask: np.ndarray) -> int:
+        """The best estimated reward θ_aᵀx among the allowed actions (no exploration bonus)."""
+        return masked_argmax(self.estimates(context_vec), _mask(mask))
+
 
 class FixedPolicy:
     """Always ``action`` (a fixed variant); on a page where it is masked, the ``fallback`` (the control)."""
@@ -241,10 +274,14 @@ class FixedPolicy:
         mask = _mask(mask)
         chosen = self.action if self.action < len(mask) and mask[self.action] else self.fallback
         if not mask[chosen]:
-            raise ValueError(f"neither action {self.action} nor fallback {self.fallback} is allowed")
+            raise InputError(f"neither action {self.action} nor fallback {self.fallback} is allowed",
+                             field="mask", fix="allow the fallback (the control) on every page")
         probs = np.zeros(len(mask))
         probs[chosen] = 1.0
         return probs
+
+    def predict(self, context_vec: np.ndarray, mask: np.ndarray) -> int:
+        return masked_argmax(self.probabilities(context_vec, mask), mask)
 
 
 class DQNPolicy:
@@ -273,6 +310,10 @@ class DQNPolicy:
     def probabilities(self, context_vec: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.agent.action_probabilities(context_vec, mask, greedy=self.greedy)
 
+    def predict(self, context_vec: np.ndarray, mask: np.ndarray) -> int:
+        """The best allowed Q-value, whatever ``greedy`` says (it shapes only ``act`` and ``probabilities``)."""
+        return self.agent.predict(context_vec, mask)
+
 
 BASELINES: tuple[str, ...] = ("uniform", "egreedy", "thompson", "linucb")
 
@@ -288,4 +329,4 @@ def make_baseline(name: str, n_actions: int, dim: int, *, reward_range: tuple[fl
         return ThompsonPolicy(n_actions, reward_range, seed=seed)
     if name == "linucb":
         return LinUCBPolicy(n_actions, dim)
-    raise ValueError(f"unknown policy {name!r}; use one of {', '.join(BASELINES)}")
+    raise InputError(f"unknown policy {name!r}", field="--policy", fix=f"use one of {', '.join(BASELINES)}")

@@ -1,6 +1,6 @@
 """The reward of one decision, from measured quantities only: result, user and business parts.
 
-The seed's LearningEngine weighs three parts, result 0.3, user 0.4, business 0.3 (REFERENCES.md, "Learning
+The seed's LearningEngine weighs three parts, result 0.3, user 0.4, business 0.3 (docs/references.md, "Learning
 agent"); the weights come from experiment.toml when it sets them. Every input is something the in-page
 tracker measured (harness/outcome.py builds ``SessionResult`` from tracker events only) — never the persona's
 own bookkeeping — so a reward means the same thing for a synthetic and a real visitor.
@@ -32,6 +32,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from agent.kernel import InputError
+
 __all__ = [
     "OUTCOME_KEYS",
     "RewardWeights",
@@ -58,7 +60,8 @@ class RewardWeights:
     def __post_init__(self) -> None:
         values = (self.result, self.user, self.business)
         if not all(math.isfinite(v) and v >= 0 for v in values) or sum(values) == 0:
-            raise ValueError(f"reward weights must be finite, >= 0 and not all 0, got {values}")
+            raise InputError(f"reward weights must be finite, >= 0 and not all 0, got {values}",
+                             field="weights")
 
     def bounds(self) -> tuple[float, float]:
         """The smallest and largest total: result, business in [0, 1] and user in [-1, 1]."""
@@ -80,7 +83,7 @@ class RewardScales:
 
     def __post_init__(self) -> None:
         if min(self.dwell_ms, self.clicks, self.misclicks) <= 0:
-            raise ValueError("reward scales must be positive")
+            raise InputError("reward scales must be positive", field="scales")
 
 
 @dataclass(frozen=True)
@@ -103,16 +106,16 @@ def _saturate(x: float, scale: float) -> float:
 def _number(outcome: Mapping[str, Any], key: str) -> float:
     value = outcome[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"outcome[{key!r}] must be a finite number, got {value!r}")
+        raise InputError(f"outcome[{key!r}] must be a finite number, got {value!r}")
     if value < 0:
-        raise ValueError(f"outcome[{key!r}] must be >= 0, got {value!r}")
+        raise InputError(f"outcome[{key!r}] must be >= 0, got {value!r}")
     return float(value)
 
 
 def _flag(outcome: Mapping[str, Any], key: str) -> bool:
     value = outcome[key]
     if not isinstance(value, bool):
-        raise ValueError(f"outcome[{key!r}] must be true or false, got {value!r}")
+        raise InputError(f"outcome[{key!r}] must be true or false, got {value!r}")
     return value
 
 
@@ -121,7 +124,7 @@ def reward_parts(outcome: Mapping[str, Any], weights: RewardWeights | None = Non
     """Result, user and business parts of a measured outcome (keys: ``OUTCOME_KEYS``), and their total.
 
     - result = ½·applied + ½·error-free, applied = 1 when the patch matched or no patch was shown (control),
-      error-free = 1 / (1 + js_errors). A patch that matches nothing is a failed action (DESIGN.md, Patches).
+      error-free = 1 / (1 + js_errors). A patch that matches nothing is a failed action (docs/design.md, Patches).
     - user = mean(dwell, scroll depth, clicks) − (½·bounce + ½·misclicks), each term squashed into [0, 1];
       so user lies in [-1, 1] and bouncing or misclicking always lowers it.
     - business = ½·goal reached + ½·funnel progress: a conversion counts fully only with the funnel walked,
@@ -132,11 +135,12 @@ def reward_parts(outcome: Mapping[str, Any], weights: RewardWeights | None = Non
     scales = scales or RewardScales()
     missing = [k for k in OUTCOME_KEYS if k not in outcome]
     if missing:
-        raise ValueError(f"outcome lacks {', '.join(missing)} (keys: {', '.join(OUTCOME_KEYS)})")
+        raise InputError(f"outcome lacks {', '.join(missing)} (keys: {', '.join(OUTCOME_KEYS)})")
 
     applied = outcome["patch_applied"]
     if applied is not None and not isinstance(applied, bool):
-        raise ValueError(f"outcome['patch_applied'] must be true, false or None, got {applied!r}")
+        raise InputError(f"outcome['patch_applied'] must be true, false or None, got {applied!r}",
+                         field="patch_applied")
     applied_score = 0.0 if applied is False else 1.0
     error_free = 1.0 / (1.0 + _number(outcome, "js_errors"))
     result = 0.5 * applied_score + 0.5 * error_free

@@ -13,9 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agent.context import Context
+import numpy as np
 
-__all__ = ["PageViewState", "StepResult", "SessionRunner"]
+from agent.context import Context
+from agent.kernel import InputError
+
+__all__ = ["PageViewState", "StepResult", "SessionRunner", "page_mask"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,12 @@ class SessionRunner(Protocol):
     def close(self) -> None:
         """Release the browser (or whatever backs the runner)."""
         ...
+
+
+def page_mask(runner: SessionRunner, view: PageViewState) -> np.ndarray:
+    """``runner.mask(view)`` as a boolean array of our own, with the control always allowed (nothing to apply)."""
+    mask = np.array(runner.mask(view), dtype=bool)  # a copy: the runner's array is not ours to change
+    if mask.shape != (runner.n_actions,):
+        raise InputError(f"runner.mask gave shape {mask.shape}, expected ({runner.n_actions},)", field="mask")
+    mask[0] = True
+    return mask

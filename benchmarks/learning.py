@@ -7,7 +7,7 @@
 Default budget, on the demo shop (site_fixtures/shop/experiment.toml, real Chromium, real personas via
 ``harness.run.agent_runner.BrowserSessionRunner``): 300 training sessions per policy, 100 paired evaluation visitors,
 and the oracle chosen on 20 visitors per catalog action (51 actions: 1,020 sessions) — about 3,000 sessions in
-all. ``--synthetic`` runs the same benchmark on ``agent.env.SyntheticShopRunner`` (no browser; default 1,000
+all. ``--synthetic`` runs the same benchmark on ``tests/synthetic_shop.py``'s runner (no browser; default 1,000
 training sessions, 500 evaluation and 200 oracle visitors), where the best action per device and page is known.
 
 Method.
@@ -16,7 +16,7 @@ Method.
    oracle-selection visitors; per device class the best one is kept. That is "the best fixed-per-device
    policy" the issue names. It is chosen on visitors of its own, so the winner's curse does not flatter it.
 2. Training: each policy learns for ``--sessions`` sessions on the same training visitors (visitor seeds from
-   ``agent.training.visitor_seeds``): the DQN (PyTorch, ``agent.dqn``), the uniform split, Beta-Bernoulli
+   ``agent.visitors.visitor_seeds``): the DQN (PyTorch, ``agent.dqn``), the uniform split, Beta-Bernoulli
    Thompson sampling and LinUCB (``agent.policies``); Stable-Baselines3's DQN on ``agent.env.UIABEnv`` too when
    ``import stable_baselines3`` works (it ignores masks: the env applies a masked action as the control).
 3. Paired evaluation: each *final* policy plays, without learning, the same fresh evaluation visitors — the
@@ -52,27 +52,23 @@ if str(REPO) not in sys.path:
 
 from agent.context import Context, StateEncoder  # noqa: E402
 from agent.dqn import DQNConfig  # noqa: E402
-from agent.env import SyntheticShopRunner, UIABEnv  # noqa: E402
-from agent.policies import UniformPolicy  # noqa: E402
-from agent.reward import RewardWeights  # noqa: E402
-from agent.runner import SessionRunner  # noqa: E402
-from agent.training import (  # noqa: E402
-    EVAL_STREAM,
-    ORACLE_STREAM,
+from agent.env import UIABEnv  # noqa: E402
+from agent.evaluation import (  # noqa: E402
     EvalSession,
     PolicyFn,
-    TrainConfig,
     best_fixed_per_device,
     cumulative_regret,
     evaluate_sessions,
     fixed_fn,
     greedy_fn,
-    learning_curve_png,
     per_device_means,
     sampling_fn,
-    train,
-    visitor_seeds,
 )
+from agent.policies import UniformPolicy  # noqa: E402
+from agent.reward import RewardWeights  # noqa: E402
+from agent.runner import SessionRunner  # noqa: E402
+from agent.training import TrainConfig, learning_curve_png, train  # noqa: E402
+from agent.visitors import EVAL_STREAM, ORACLE_STREAM, visitor_seeds  # noqa: E402
 
 SHOP = REPO / "site_fixtures" / "shop" / "experiment.toml"
 # (training sessions per policy, evaluation visitors, oracle-selection visitors per action)
@@ -148,7 +144,7 @@ def train_sb3(runner: SessionRunner, encoder: StateEncoder, sessions: int, seed:
             return obs, reward, terminated, truncated, info
 
     env = EpisodeLog(UIABEnv(runner, encoder, weights=weights, max_page_views=max_page_views))
-    # SB3's defaults (REFERENCES.md) except where they cannot work at this budget: a 10k buffer (CleanRL), a
+    # SB3's defaults (docs/references.md) except where they cannot work at this budget: a 10k buffer (CleanRL), a
     # target update every 250 env steps (SB3's 10,000 is beyond the whole run) and ε decaying over the same
     # share of the run as ours; the seed's network, learning rate and gamma, for a like-for-like comparison.
     total_steps = sessions * max_page_views  # an upper bound; the callback stops after ``sessions`` episodes
@@ -192,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     runner: SessionRunner
     gamma, weights = GAMMA, RewardWeights()
     if args.synthetic:
-        runner, site = SyntheticShopRunner(), "synthetic shop (agent.env.SyntheticShopRunner)"
+        from tests.synthetic_shop import SyntheticShopRunner  # a test double: the repository root is on sys.path
+
+        runner, site = SyntheticShopRunner(), "synthetic shop (tests/synthetic_shop.py)"
     else:
         from harness.run.agent_runner import BrowserSessionRunner
         from harness.settings import Settings

@@ -9,15 +9,20 @@ visitor under every variant) use a paired interval over visitors; unpaired runs 
 from __future__ import annotations
 
 import math
-import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scipy import stats
-
 from agent.kernel import InputError
+from harness.stats import (
+    CONFIDENCE,
+    newcombe_interval,
+    paired_newcombe_interval,
+    paired_t_interval,
+    welch_interval,
+    wilson_interval,
+)
 
 if TYPE_CHECKING:
     from harness.run.session import SessionOutcome
@@ -36,9 +41,6 @@ __all__ = [
     "paired_newcombe_interval",
     "wilson_interval",
 ]
-
-CONFIDENCE = 0.95
-_Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
 
 
 @dataclass(frozen=True)
@@ -86,54 +88,6 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def wilson_interval(k: int, n: int, z: float = _Z) -> tuple[float, float]:
-    """Wilson's score interval for k successes in n trials (good coverage at small n and rates near 0 or 1)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def newcombe_interval(k1: int, n1: int, k2: int, n2: int, z: float = _Z) -> tuple[float, float]:
-    """Newcombe's hybrid score interval for p1 − p2 from two independent samples (Newcombe 1998, method 10)."""
-    p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = wilson_interval(k1, n1, z)
-    l2, u2 = wilson_interval(k2, n2, z)
-    d = p1 - p2
-    return (max(-1.0, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)),
-            min(1.0, d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)))
-
-
-def paired_newcombe_interval(both: int, only_first: int, only_second: int, neither: int,
-                             z: float = _Z) -> tuple[float, float]:
-    """Newcombe's score interval for p1 − p2 from paired 0/1 outcomes (Newcombe 1998b, method 10)."""
-    # only_first counts pairs where the first is 1 and the second 0. The Wilson limits of the two marginal
-    # rates are combined with their correlation φ, itself shrunk towards 0 as the method prescribes.
-    a, b, c, d = both, only_first, only_second, neither
-    n = a + b + c + d
-    p1, p2 = (a + b) / n, (a + c) / n
-    l1, u1 = wilson_interval(a + b, n, z)
-    l2, u2 = wilson_interval(a + c, n, z)
-    product = (a + b) * (c + d) * (a + c) * (b + d)
-    cross = a * d - b * c
-    corrected = cross - n / 2 if cross > n / 2 else (0.0 if cross >= 0 else cross)
-    phi = corrected / math.sqrt(product) if product else 0.0
-    theta = p1 - p2
-    low_sq = (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2
-    high_sq = (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2
-    return max(-1.0, theta - math.sqrt(max(low_sq, 0.0))), min(1.0, theta + math.sqrt(max(high_sq, 0.0)))
-
-
-def _t_interval(mean: float, se: float, df: float) -> tuple[float, float]:
-    if not df >= 1 or math.isnan(se):
-        return -math.inf, math.inf  # one observation per arm: no spread, no interval
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df)) * se
-    return mean - half, mean + half
-
-
 def _paired(metric: Metric, first: Sequence[float], second: Sequence[float]) -> tuple[float, float, float, str]:
     """Estimate, low, high and the method's name for paired values (visitor i under both arms)."""
     n = len(first)
@@ -146,8 +100,7 @@ def _paired(metric: Metric, first: Sequence[float], second: Sequence[float]) -> 
         low, high = paired_newcombe_interval(counts[(True, True)], counts[(True, False)], counts[(False, True)],
                                              counts[(False, False)])
         return estimate, low, high, "paired Newcombe score interval over visitors"
-    sd = statistics.stdev(diffs) if n > 1 else math.nan
-    low, high = _t_interval(estimate, sd / math.sqrt(n), n - 1)
+    low, high = paired_t_interval(first, second)
     return estimate, low, high, "paired t interval over visitors"
 
 
@@ -158,13 +111,7 @@ def _unpaired(metric: Metric, first: Sequence[float], second: Sequence[float]) -
     if metric.binary:
         low, high = newcombe_interval(round(sum(first)), n1, round(sum(second)), n2)
         return m1 - m2, low, high, "Newcombe hybrid score interval, unpaired"
-    if n1 < 2 or n2 < 2:
-        return m1 - m2, -math.inf, math.inf, "Welch t interval, unpaired"
-    v1, v2 = statistics.variance(first) / n1, statistics.variance(second) / n2
-    se = math.sqrt(v1 + v2)
-    # Welch–Satterthwaite degrees of freedom; both arms constant means no uncertainty left to widen by.
-    df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1)) if v1 + v2 > 0 else math.inf
-    low, high = (m1 - m2, m1 - m2) if se == 0 else _t_interval(m1 - m2, se, df)
+    low, high = welch_interval(first, second)
     return m1 - m2, low, high, "Welch t interval, unpaired"
 
 

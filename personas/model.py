@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
-from agent.kernel import PersonaError
-
-if TYPE_CHECKING:
-    import numpy as np
-
-    from personas.decide import Decision, PersonaState
-    from personas.snapshot import PageSnapshot
+from agent.kernel import PersonaError, error_from_validation, read_toml
 
 __all__ = [
     "LIBRARY",
@@ -42,15 +36,32 @@ CSS_PX_PER_MM = 96 / 25.4
 # the fallback scale for a touch screen whose file does not give its own.
 TOUCH_PX_PER_MM = 160 / 25.4
 # FFitts law: the absolute (finger) part of the touch endpoint spread, σ_a ≈ 1.5 mm — Bi, Li & Zhai, CHI 2013
-# (REFERENCES.md marks the figure unverified).
+# (docs/references.md marks the figure unverified).
 FFITTS_SIGMA_ABS_MM = 1.5
 
 
-class _Section(BaseModel):
+class _Strict(BaseModel):
+    """Frozen, and every key must be a field (checked first, so a misspelt key is reported as unknown)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_only(cls, data: Any) -> Any:
+        # pydantic would report a misspelt key twice, first as the required field it was meant to be; checked
+        # here, before the fields, it is reported once, as unknown, with the close match.
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            for key in data:
+                if key not in known:
+                    close = difflib.get_close_matches(str(key), known, n=1)
+                    fix = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
+                    raise PydanticCustomError("unknown_field", "unknown field",
+                                              {"field": str(key), "message": "unknown field", "fix": fix})
+        return data
 
-class Reading(_Section):
+
+class Reading(_Strict):
     """Reading speed and how much of a page's text gets read."""
 
     # Brysbaert (2019): 238 wpm for non-fiction, most adults 175–300; 50..800 bounds the plausible.
@@ -60,7 +71,7 @@ class Reading(_Section):
     fraction: Annotated[float, Field(ge=0.0, le=0.28)] = 0.175
 
 
-class Patience(_Section):
+class Patience(_Strict):
     """Dwell on one page ~ Weibull(scale, shape): S(t) = exp(−(t/scale)^shape)."""
 
     scale_s: Annotated[float, Field(gt=0, le=3600)]
@@ -76,7 +87,7 @@ class Patience(_Section):
         return self.scale_s * math.log(2) ** (1 / self.shape)
 
 
-class Vision(_Section):
+class Vision(_Strict):
     """The weakest contrast and smallest text this persona can use."""
 
     # WCAG 2.x contrast ratios run from 1 (none) to 21 (black on white).
@@ -84,7 +95,7 @@ class Vision(_Section):
     min_font_px: Annotated[float, Field(ge=0.0, le=72.0)]
 
 
-class Motor(_Section):
+class Motor(_Strict):
     """Pointing: device, Fitts' law constants (Shannon form) and aiming noise."""
 
     pointer: Literal["mouse", "touch"]
@@ -96,16 +107,16 @@ class Motor(_Section):
     px_per_mm: Annotated[float | None, Field(gt=0, le=40)] = None
 
 
-class Choice(_Section):
+class Choice(_Strict):
     """Hick–Hyman choice time T = a + b·log2(n + 1) over the options in view."""
 
-    # Not in REFERENCES.md: Card, Moran & Newell (1983), Model Human Processor — b = I_c ≈ 150 ms/bit;
+    # Card, Moran & Newell (1983), Model Human Processor — b = I_c ≈ 150 ms/bit;
     # a = perceptual + cognitive cycle, 100 + 70 ms.
     hick_a_ms: Annotated[float, Field(ge=0, le=5000)] = 170.0
     hick_b_ms: Annotated[float, Field(ge=0, le=2000)] = 150.0
 
 
-class Attention(_Section):
+class Attention(_Strict):
     """Where attention goes: above the fold, and to the left."""
 
     # 0 = position does not matter, 1 = follows NN/g's per-screen viewing shares (57/17/7/5/3/2 %) fully.
@@ -114,10 +125,8 @@ class Attention(_Section):
     left_bias: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
 
 
-class Persona(BaseModel):
+class Persona(_Strict):
     """A synthetic visitor: device, intent, goals, and the human-factors constants that drive it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
     description: str = ""
@@ -149,16 +158,6 @@ class Persona(BaseModel):
         absolute = FFITTS_SIGMA_ABS_MM * self.px_per_mm if self.touch else 0.0
         return math.hypot(self.motor.noise_px, absolute)
 
-    def decide(self, snapshot: PageSnapshot, state: PersonaState, rng: np.random.Generator) -> Decision:
-        """One step: what this persona does next on this page (see ``personas.decide.decide``)."""
-        from personas.decide import decide
-
-        return decide(self, snapshot, state, rng)
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not isinstance(p, int)) or "(top level)"
-
 
 def _known_fields(loc: tuple[Any, ...]) -> list[str]:
     model: Any = Persona
@@ -170,44 +169,33 @@ def _known_fields(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields)
 
 
+_FIXES = {
+    "tuple_type": 'write a list, e.g. {name} = ["buy", "add to cart"]',
+    "list_type": 'write a list, e.g. {name} = ["buy", "add to cart"]',
+    **dict.fromkeys(("greater_than", "greater_than_equal", "less_than", "less_than_equal"),
+                    "use a value inside the range; the comments in personas/library/*.toml give sourced values"),
+    "literal_error": "use one of the values listed",
+}
+
+
 def _error_from(exc: ValidationError, source: str) -> PersonaError:
-    # A misspelt key shows up twice (unknown + missing); the unknown one is the useful report.
-    err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
-    loc = tuple(err["loc"])
-    field = _field_path(loc)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        known = _known_fields(loc)
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
-        return PersonaError("unknown field", source=source, field=field, fix=hint)
-    if kind == "missing":
-        inner = _known_fields((*loc, "_"))
-        fix = f"add a [{field}] table with {', '.join(inner)}" if inner else f"add {loc[-1]} = ..."
-        return PersonaError("required field is missing", source=source, field=field, fix=fix)
-    got = err.get("input")
-    shown = repr(got) if not isinstance(got, dict) else "a table"
-    message = f"{err['msg'][:1].lower()}{err['msg'][1:]} (got {shown})"
-    if kind in ("tuple_type", "list_type"):
-        message = f"should be a list (got {shown})"
-        fix = f'write a list, e.g. {loc[-1]} = ["buy", "add to cart"]'
-    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        fix = "use a value inside the range; the comments in personas/library/*.toml give sourced values"
-    elif kind == "literal_error":
-        fix = "use one of the values listed"
-    else:
-        fix = "see personas/library/*.toml for valid examples"
-    return PersonaError(message, source=source, field=field, fix=fix)
+    first = exc.errors()[0]  # the one error_from_validation reports
+    loc = tuple(first["loc"])
+    # pydantic's own message keeps the bound or the allowed values; the value given is added to it.
+    got = "a table" if isinstance(first.get("input"), dict) else "{input!r}"
+    said = first["msg"].replace("{", "{{").replace("}", "}}")
+    messages = {first["type"]: f"{said[:1].lower()}{said[1:]} (got {got})", "missing": "required field is missing",
+                "tuple_type": f"should be a list (got {got})", "list_type": f"should be a list (got {got})"}
+    inner = _known_fields((*loc, "_"))  # a missing section is a table to add, with its fields
+    table = ".".join(str(p) for p in loc)
+    fixes = {**_FIXES, "missing": f"add a [{table}] table with {', '.join(inner)}" if inner else "add {name} = ..."}
+    return error_from_validation(exc, source=source, error=PersonaError, messages=messages, fixes=fixes,
+                                 default_fix="see personas/library/*.toml for valid examples")
 
 
 def _parse(path: Path, *, library: bool) -> Persona:
     source = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PersonaError("no such persona file", source=source, fix="check the path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PersonaError(f"not valid TOML: {exc}", source=source, fix="fix the TOML syntax there") from None
+    data = read_toml(path, error=PersonaError, what="persona file", fix="check the path")
     try:
         persona = Persona.model_validate(data)
     except ValidationError as exc:

@@ -10,11 +10,11 @@ import torch
 
 from agent.best_patch import best_static_action
 from agent.dqn import DQNAgent, DQNConfig
-from agent.kernel import InputError
+from agent.kernel import CheckpointError, InputError
 from agent.patch import load_patch, patch_from_mapping, patch_to_toml
 from harness.gate.agent_candidate import agent_candidate
-from harness.run.experiment import load_experiment
 from harness.gate.rollout import resolve_candidate
+from harness.run.experiment import load_experiment
 from harness.store.database import Store
 
 KETTLE = Path(__file__).resolve().parent / "pages" / "rollout" / "experiment.toml"
@@ -79,8 +79,7 @@ def _trained_kettle(tmp_path: Path, prefer: str) -> tuple[Path, Path, int]:
                                       "actions_offered": list(range(len(keys))), "action": 0, "probability": 1.0}
                                      for i in range(4)])
     checkpoint = tmp_path / "agent.pt"
-    agent.save(checkpoint)
-    checkpoint.with_suffix(".pt.json").write_text(json.dumps({"run_id": run_id, "actions": keys}))
+    agent.save(checkpoint, meta={"run_id": run_id, "actions": keys})
     return checkpoint, db, run_id
 
 
@@ -104,6 +103,26 @@ def test_checkpoint_candidate_bad_input_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="has no decisions") as info:
         agent_candidate(experiment, checkpoint, tmp_path / "empty.db", tmp_path)
     assert info.value.field == "--db"
-    checkpoint.with_suffix(".pt.json").unlink()
-    with pytest.raises(InputError, match="missing beside the checkpoint"):
+    # A checkpoint without metadata (an older uiab's, its AGENT.pt.json lost) names no training run.
+    torch.save(torch.load(checkpoint, weights_only=True) | {"meta": {}}, checkpoint)
+    with pytest.raises(InputError, match="does not name its training run"):
         agent_candidate(experiment, checkpoint, tmp_path / "u.db", tmp_path)
+    with pytest.raises(CheckpointError, match="not a uiab checkpoint") as info:
+        agent_candidate(experiment, _write(tmp_path / "junk.pt", b"junk"), tmp_path / "u.db", tmp_path)
+    assert info.value.field == "--candidate"
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_an_old_checkpoint_with_its_sidecar_is_still_a_candidate(tmp_path: Path) -> None:
+    experiment = load_experiment(KETTLE)
+    prefer = next(a for a in experiment.action_catalog() if a.kind == "element")
+    checkpoint, db, run_id = _trained_kettle(tmp_path, prefer.key)
+    state = torch.load(checkpoint, weights_only=True)
+    checkpoint.with_name("agent.pt.json").write_text(json.dumps(state.pop("meta")))
+    torch.save(state, checkpoint)  # as uiab wrote checkpoints before the metadata moved inside
+    candidate = agent_candidate(experiment, checkpoint, db, tmp_path / "out")
+    assert candidate.action.key == prefer.key and candidate.train_run == run_id

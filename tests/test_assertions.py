@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from pathlib import Path
 
 import pytest
+from scipy import stats
 
 from agent.kernel import InputError
 from harness.run.assignment import draw_persona
@@ -13,6 +16,7 @@ from harness.run.outcome import PageView, SessionResult
 from harness.run.population import experiment_personas, select_personas
 from harness.run.session import SessionOutcome, VisitorPlan
 from harness.run.simulate import SimulationReport
+from harness.stats import paired_t_interval, welch_interval
 from harness.testing import (
     assert_better,
     assert_not_worse,
@@ -63,6 +67,23 @@ def test_intervals_match_newcombes_published_values() -> None:
         estimate = (b - c) / sum(table)
         low, high = paired_newcombe_interval(*table)
         assert -1 <= low <= estimate <= high <= 1
+
+
+def test_t_intervals_match_the_textbook_formulas_and_their_edge_cases() -> None:
+    first, second = [12.0, 15.0, 11.0, 18.0, 14.0], [10.0, 13.0, 12.0, 11.0, 10.0]
+    diffs = [x - y for x, y in zip(first, second, strict=True)]
+    n, mean = len(diffs), statistics.fmean(diffs)
+    half = stats.t.ppf(0.975, n - 1) * statistics.stdev(diffs) / math.sqrt(n)
+    assert paired_t_interval(first, second) == pytest.approx((mean - half, mean + half), abs=1e-12)
+    v1, v2 = statistics.variance(first) / n, statistics.variance(second) / n
+    df = (v1 + v2) ** 2 / (v1**2 / (n - 1) + v2**2 / (n - 1))  # Welch–Satterthwaite
+    d, half = statistics.fmean(first) - statistics.fmean(second), stats.t.ppf(0.975, df) * math.sqrt(v1 + v2)
+    assert welch_interval(first, second) == pytest.approx((d - half, d + half), abs=1e-12)
+    # One value per arm: no spread, no interval; no spread at all: the interval is the point.
+    assert paired_t_interval([1.0], [2.0]) == (-math.inf, math.inf) == welch_interval([1.0], [1.0, 2.0])
+    assert paired_t_interval([3.0, 4.0, 5.0], [1.0, 2.0, 3.0]) == pytest.approx((2.0, 2.0))
+    assert welch_interval([2.0, 2.0], [1.0, 1.0, 1.0]) == pytest.approx((1.0, 1.0))
+    assert wilson_interval(0, 7)[0] == 0.0 and wilson_interval(7, 7)[1] == 1.0
 
 
 def test_not_worse_passes_within_the_margin_and_fails_outside_it_with_every_number() -> None:

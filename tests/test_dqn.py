@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import fields
 
@@ -10,7 +11,8 @@ import pytest
 import torch
 
 from agent.context import DEVICE_CLASSES, Context, StateEncoder, classify_device
-from agent.dqn import Batch, DQNAgent, DQNConfig, QNetwork, epsilon_at
+from agent.dqn import Batch, DQNAgent, DQNConfig, QNetwork, epsilon_at, load_checkpoint
+from agent.kernel import CheckpointError
 
 PAGES = ("/index.html", "/product.html", "/cart.html")
 SMALL = (64, 64)  # for tests of bookkeeping, where the seed's 256-128-64 only costs time
@@ -269,6 +271,46 @@ def test_checkpoint_round_trip_continues_identically(tmp_path) -> None:
     assert _run_bandit(agent, DeviceBandit(seed=12), 100) == _run_bandit(loaded, DeviceBandit(seed=12), 100)
     for name, tensor in agent.q_network.state_dict().items():
         assert torch.equal(tensor, loaded.q_network.state_dict()[name])
+
+
+def test_checkpoint_carries_its_metadata_and_an_old_sidecar_still_reads(tmp_path) -> None:
+    agent = DQNAgent(4, 3, DQNConfig(hidden=(8,)))
+    path = tmp_path / "agent.pt"
+    agent.save(path, meta={"run_id": 7, "sessions_done": 12, "actions": ["control", "a", "b"]})
+    loaded = load_checkpoint(path)
+    assert loaded.meta == {"run_id": 7, "sessions_done": 12, "actions": ["control", "a", "b"]}
+    assert np.array_equal(loaded.agent.q_values(np.zeros(4)), agent.q_values(np.zeros(4)))
+    assert not (tmp_path / "agent.pt.json").exists()  # nothing beside it any more
+    # A checkpoint from before the metadata moved inside: no "meta" key, the JSON sidecar beside it.
+    old = tmp_path / "old.pt"
+    torch.save(agent.state_dict(), old)
+    assert load_checkpoint(old).meta == {}
+    (tmp_path / "old.pt.json").write_text(json.dumps({"run_id": 3, "sessions_done": 5}))
+    assert load_checkpoint(old).meta == {"run_id": 3, "sessions_done": 5}
+    (tmp_path / "old.pt.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="unreadable checkpoint metadata"):
+        load_checkpoint(old)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "no such checkpoint"),
+    (b"not a checkpoint at all", "not a uiab checkpoint"),
+    ({"version": 99}, "unsupported checkpoint version 99"),
+    ({"version": 1, "config": {}}, "not a uiab checkpoint (KeyError"),
+])
+def test_a_bad_checkpoint_is_one_checkpoint_error(tmp_path, content: object, message: str) -> None:
+    path = tmp_path / "bad.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        torch.save(content, path)
+    with pytest.raises(CheckpointError, match=message.replace("(", r"\(")) as caught:
+        load_checkpoint(path, field="--resume", fix="pass a file --out wrote")
+    error = caught.value
+    assert isinstance(error, ValueError)  # an InputError: the CLI exits 2
+    assert (error.source, error.field, error.fix) == (str(path), "--resume", "pass a file --out wrote")
+    with pytest.raises(CheckpointError):
+        DQNAgent.load(path)
 
 
 def test_learns_the_best_action_per_device() -> None:

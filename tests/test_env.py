@@ -7,9 +7,11 @@ import warnings
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from synthetic_shop import SYNTHETIC_ACTIONS, SYNTHETIC_PAGES, SyntheticShopRunner
 
 from agent.context import Context, StateEncoder
-from agent.env import SYNTHETIC_ACTIONS, SYNTHETIC_PAGES, SyntheticShopRunner, UIABEnv
+from agent.env import UIABEnv
+from agent.kernel import InputError
 from agent.reward import OUTCOME_KEYS, RewardWeights, reward_parts
 
 
@@ -93,7 +95,7 @@ def test_terminated_when_the_session_ends_and_step_after_it_fails() -> None:
     assert terminated
     assert env.observation_space.contains(obs)
     assert info["action_mask"].tolist() == [1] + [0] * (env.action_space.n - 1)  # no next page: control only
-    with pytest.raises(RuntimeError, match="reset"):
+    with pytest.raises(InputError, match="reset"):
         env.step(0)
 
 
@@ -107,7 +109,7 @@ def test_truncated_at_max_page_views_with_the_real_next_observation() -> None:
     assert truncated and not terminated
     assert info["context"]["page"] == SYNTHETIC_PAGES[1]  # the page the visitor moved on to
     assert np.array_equal(obs, env.encoder.encode(Context(**info["context"])))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(InputError, match="reset"):
         env.step(0)
     env.reset(seed=0)  # a new visitor: the runner abandons the old one
 

@@ -78,6 +78,18 @@ def test_other_options_or_fresh_start_over(tmp_path: Path, monkeypatch: pytest.M
     assert steps.calls[-5:] == list(STEPS)
 
 
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"experiment": "x"}', '{"steps": 3, "finished": "no"}'])
+def test_an_unreadable_state_file_starts_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    folder = tmp_path / "reports" / "nightly-kettle-order"
+    folder.mkdir(parents=True)
+    state_path(folder).write_text(text)
+    steps = _FakeSteps(monkeypatch)
+    result = run_nightly(KETTLE, _settings(tmp_path), NightlyOptions())
+    assert steps.calls == list(STEPS) and result.resumed_from is None
+    state = json.loads(state_path(folder).read_text())
+    assert state["finished"] and set(state["steps"]) == set(STEPS)
+
+
 def test_a_broken_control_skips_to_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     steps = _FakeSteps(monkeypatch, smoke_ok=False)
     result = run_nightly(KETTLE, _settings(tmp_path), NightlyOptions())

@@ -29,8 +29,6 @@ from personas import (
 )
 from personas import model as persona_model
 from personas.decide import (
-    MIN_MOVE_MS,
-    RELEVANCE_GAIN,
     REPEAT_FACTOR,
     attention_share,
     fitts_ms,
@@ -42,6 +40,8 @@ from personas.decide import (
     tokens,
     width_along,
 )
+from personas.laws import MIN_MOVE_MS
+from personas.perception import RELEVANCE_GAIN
 from personas.snapshot import Box
 
 SIX = {"hurried-mobile-shopper", "careful-desktop-researcher", "low-vision-senior", "tablet-browser",
@@ -180,7 +180,7 @@ def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path, 'name = "x"\nintent = [0.5\n')
     with pytest.raises(PersonaError) as err:
         load_persona(str(path))
-    assert err.value.source == str(path) and "not valid TOML" in str(err.value)
+    assert err.value.source == str(path) and "malformed TOML" in str(err.value)
     assert isinstance(err.value, InputError) and err.value.exit_code == 2
 
 

@@ -59,6 +59,38 @@ def test_probabilities_are_a_distribution_over_the_mask_and_match_act(policy: Po
         policy.update(x, action, float(rng.random()))
 
 
+@pytest.mark.parametrize("policy", _policies(), ids=lambda p: f"{p.name}")
+def test_predict_is_an_allowed_deterministic_choice(policy: Policy) -> None:
+    rng = np.random.default_rng(8)
+    for _ in range(30):
+        x = rng.random(DIM)
+        mask = rng.random(K) < 0.5
+        mask[0] = True
+        action = policy.predict(x, mask)
+        assert mask[action] and policy.predict(x, mask) == action
+        policy.update(x, int(np.flatnonzero(mask)[-1]), float(rng.random()))
+
+
+def test_predict_is_each_policys_greedy_rule() -> None:
+    x, mask = np.ones(DIM), np.ones(K, dtype=bool)
+    mask[1] = False
+    egreedy = EpsilonGreedyPolicy(K)
+    assert egreedy.predict(x, mask) == 0  # nothing tried yet: the control
+    egreedy.update(x, 3, 1.0)
+    egreedy.update(x, 1, 5.0)  # the best mean, but masked here
+    assert egreedy.predict(x, mask) == 3
+    thompson = ThompsonPolicy(K)
+    thompson.update(x, 4, 1.0)
+    assert thompson.predict(x, mask) == 4  # the best posterior mean, not a sample
+    linucb = LinUCBPolicy(K, DIM, alpha=100.0)
+    linucb.update(x, 2, 1.0)
+    linucb.update(x, 5, 0.5)
+    assert linucb.predict(x, mask) == 2  # θᵀx, without the (large) exploration bonus
+    assert UniformPolicy().predict(x, mask) == 0 and FixedPolicy(3).predict(x, mask) == 3
+    agent = DQNAgent(DIM, K, DQNConfig(seed=2, hidden=(8,)))
+    assert DQNPolicy(agent, greedy=False).predict(x, mask) == agent.act(x, mask, greedy=True)[0]
+
+
 def test_uniform_is_the_ab_split_and_fixed_falls_back_to_control() -> None:
     mask = np.array([True, False, True, True, False, False])
     assert UniformPolicy().probabilities(np.zeros(DIM), mask).tolist() == pytest.approx(

@@ -66,8 +66,9 @@ def test_variant_hiding_the_funnel_button_is_rolled_back_before_traffic(tmp_path
     assert all(Path(c["screenshot"]).is_file() for c in failing if c["screenshot"])
     assert any(c["screenshot"] and "compare" in c["screenshot"] for c in failing)
     # Replay reruns the same visitors on the same seeds: a real regression reproduces.
-    again = subprocess.run([sys.executable, "-m", "harness.interfaces.cli", "rollout", "--replay", str(report["run_id"]),
-                            "--db", str(tmp_path / "u.db"), "--report", str(tmp_path / "replay"), "--json"],
+    again = subprocess.run([sys.executable, "-m", "harness.interfaces.cli", "rollout", "--replay",
+                            str(report["run_id"]), "--db", str(tmp_path / "u.db"), "--report",
+                            str(tmp_path / "replay"), "--json"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 1, again.stderr
     assert json.loads(again.stdout)["replay"] == {"of": report["run_id"], "original_verdict": "rollback",

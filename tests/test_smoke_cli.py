@@ -82,7 +82,6 @@ def test_patch_that_matches_nothing_is_a_failed_action(tmp_path: Path) -> None:
         (lambda t: t.replace('next = "#checkout"', 'next = "#no-such-button"'), "funnel[2].next"),
         (lambda t: t.replace('"low-vision-senior"', '"low-vision-seniors"'), "low-vision-seniors"),
         (lambda t: t.replace('site = "."', 'site = "nowhere"'), "site"),
-        (lambda t: t.replace('site = "."', 'base_url = "http://127.0.0.1:9"'), "unreachable"),
         (lambda t: t + "\n[[variants]]\nname = \"evil\"\npatch = \"variants/evil.css\"\n", "url"),
         (lambda t: t.replace("[slots]", "[slots\n"), "malformed TOML"),
     ],
@@ -97,6 +96,20 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path: Path, edit
     assert done.returncode == 2, done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and expected in lines[0] and "fix:" in lines[0], done.stderr
+    if db.exists():
+        assert _rows(db, "SELECT COUNT(*) FROM runs")[0][0] == 0
+        assert _rows(db, "SELECT COUNT(*) FROM sessions")[0][0] == 0
+
+
+def test_unreachable_site_exits_4_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    """A site that does not answer is the environment failing, not bad input: InfrastructureError, exit 4."""
+    experiment = _copy_shop(tmp_path)
+    experiment.write_text(experiment.read_text().replace('site = "."', 'base_url = "http://127.0.0.1:9"'))
+    db = tmp_path / "u.db"
+    done = _uiab("smoke", str(experiment), "--device", "iPhone 13", "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 4, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "unreachable" in lines[0] and "http://127.0.0.1:9" in lines[0], done.stderr
     if db.exists():
         assert _rows(db, "SELECT COUNT(*) FROM runs")[0][0] == 0
         assert _rows(db, "SELECT COUNT(*) FROM sessions")[0][0] == 0

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agent.dqn import load_checkpoint
+
 KETTLE = Path(__file__).resolve().parent / "pages" / "rollout" / "experiment.toml"
 
 
@@ -37,8 +39,9 @@ def test_train_writes_checkpoint_curve_decisions_and_resumes(tmp_path: Path) -> 
     resumed = _uiab(tmp_path, "train", str(KETTLE), "--sessions", "2", "--seed", "2", "--resume",
                     str(tmp_path / "agent.pt"), "--out", str(tmp_path / "agent2.pt"), "--json", "--no-report")
     assert resumed.returncode == 0, resumed.stderr
-    meta = json.loads((tmp_path / "agent2.pt.json").read_text())
-    assert meta["sessions_done"] == 5
+    meta = load_checkpoint(tmp_path / "agent2.pt").meta  # the metadata travels inside the checkpoint
+    assert meta["sessions_done"] == 5 and meta["run_id"] == json.loads(resumed.stdout)["run_id"]
+    assert not (tmp_path / "agent2.pt.json").exists()
 
 
 def test_unknown_policy_and_missing_checkpoint_are_bad_input(tmp_path: Path) -> None:

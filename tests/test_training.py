@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from synthetic_shop import SYNTHETIC_BEST, SyntheticShopRunner
 
 from agent.context import Context, StateEncoder
 from agent.decision_log import DecisionRecord
 from agent.dqn import DQNConfig, epsilon_at
-from agent.env import SYNTHETIC_BEST, SyntheticShopRunner
 from agent.policies import UniformPolicy
 from agent.runner import PageViewState
 from agent.training import (
@@ -200,3 +202,12 @@ def test_learning_curve_png(tmp_path: Path) -> None:
     path = learning_curve_png(rewards, tmp_path / "curves" / "dqn.png", "dqn on the synthetic shop")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert learning_curve_png([], tmp_path / "empty.png", "nothing yet").exists()
+
+
+def test_the_agent_package_exports_its_surface_lazily() -> None:
+    probe = ("import sys, agent, agent.kernel; before = 'torch' in sys.modules; agent.Patch; agent.visitor_seeds; "
+             "light = 'torch' in sys.modules; [getattr(agent, n) for n in agent.__all__]; "
+             "print(before, light, sorted(agent.__all__) == sorted(set(agent.__all__)))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "True"]

@@ -1,22 +1,28 @@
-"""A trained checkpoint as a rollout candidate: the patch its greedy choice stands for, as a patch file."""
+"""A trained checkpoint as a rollout candidate: the patch its greedy choice stands for, as a patch file.
+
+torch is imported only when a checkpoint is read (inside the functions), so importing ``harness.gate`` for a CSS
+candidate never loads it.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.best_patch import PolicyChoice, best_static_action
 from agent.catalog import Action
-from agent.dqn import DQNAgent
 from agent.kernel import InputError
 from agent.patch import patch_to_toml
 from harness.run.experiment import Experiment, Variant
 from harness.store.database import Store
 
+if TYPE_CHECKING:
+    from agent.best_patch import PolicyChoice
+
 __all__ = ["AgentCandidate", "checkpoint_meta", "agent_candidate"]
+
+_FIELD, _FIX = "--candidate", "pass a file `uiab train --policy dqn` wrote"
 
 
 @dataclass(frozen=True)
@@ -42,33 +48,24 @@ class AgentCandidate:
 
 
 def checkpoint_meta(path: Path) -> dict[str, Any]:
-    """The JSON ``uiab train`` writes beside a checkpoint (actions, pages, run id)."""
-    meta = path.with_suffix(path.suffix + ".json")
-    if not meta.is_file():
-        raise InputError(f"{meta.name} is missing beside the checkpoint", source=str(path), field="--candidate",
-                         fix="pass a checkpoint `uiab train` wrote (it writes AGENT.pt and AGENT.pt.json)")
-    try:
-        return dict(json.loads(meta.read_text()))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"unreadable {meta.name} ({exc})", source=str(meta), field="--candidate",
-                         fix="retrain, or restore the file `uiab train` wrote") from None
+    """What ``uiab train`` stored with a checkpoint (run id, actions, pages, …); reads it with the agent."""
+    from agent.dqn import load_checkpoint
+
+    return load_checkpoint(path, field=_FIELD, fix=_FIX).meta
 
 
 def agent_candidate(experiment: Experiment, path: Path, db: Path, out_dir: Path) -> AgentCandidate:
     """Read the checkpoint and its training run's decisions; write the chosen action's patch under ``out_dir``."""
-    if not path.is_file():
-        raise InputError("no such checkpoint", source=str(path), field="--candidate",
-                         fix="pass a file `uiab train` wrote")
-    meta = checkpoint_meta(path)
+    from agent.best_patch import best_static_action
+    from agent.dqn import load_checkpoint
+
+    checkpoint = load_checkpoint(path, field=_FIELD, fix=_FIX)
+    agent, meta = checkpoint.agent, checkpoint.meta
     run_id = meta.get("run_id")
     if not isinstance(run_id, int):
-        raise InputError("the checkpoint does not name its training run", source=str(path), field="--candidate",
-                         fix="retrain with this uiab (older checkpoints lack run_id)")
-    try:
-        agent = DQNAgent.load(path)
-    except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
-        raise InputError(f"not a uiab checkpoint ({type(exc).__name__})", source=str(path), field="--candidate",
-                         fix="pass a file `uiab train --policy dqn` wrote") from None
+        raise InputError("the checkpoint does not name its training run", source=str(path), field=_FIELD,
+                         fix="retrain with `uiab train` (a checkpoint of an older uiab needs its AGENT.pt.json "
+                             "beside it)")
     with Store(db) as store:
         records = store.decisions(run_id)
     if not records:

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from harness.gate.rollout import RolloutReport
+from harness.gate.model import RolloutReport
 
 __all__ = ["write_json", "write_junit"]
 

@@ -17,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field, ValidationError
+
 from harness.run.experiment import load_experiment
 from harness.settings import Settings
 
-__all__ = ["STEPS", "NightlyOptions", "NightlyResult", "run_nightly", "state_path"]
+__all__ = ["STEPS", "NightlyOptions", "NightlyResult", "NightlyState", "run_nightly", "state_path"]
 
 STEPS: tuple[str, ...] = ("smoke", "simulate", "train", "rollout", "report")
 Announce = Callable[[str, str], None]  # (step, message)
@@ -77,24 +79,42 @@ def state_path(folder: Path) -> Path:
     return folder / "state.json"
 
 
-def _save(path: Path, state: dict[str, Any]) -> None:
-    # Atomic: an interruption while writing leaves the previous state, never half a file.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2, default=str))
-    os.replace(tmp, path)
+class NightlyState(BaseModel):
+    """``state.json``: which nightly this is, and each finished step's summary, saved after every step."""
+
+    experiment: str
+    key: str  # NightlyOptions.key(): a resumed nightly shares the experiment and the budget
+    options: dict[str, Any]
+    started_at: str
+    steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    finished: bool = False
+    resumed: bool = False
+    finished_at: str | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> NightlyState | None:
+        """The state on disk; ``None`` when there is none or it cannot be read (start over rather than guess)."""
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            return None
+
+    def save(self, path: Path) -> None:
+        # Atomic: an interruption while writing leaves the previous state, never half a file. ``default=str``:
+        # a step's summary may hold a Path.
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.model_dump(), indent=2, default=str))
+        os.replace(tmp, path)
 
 
-def _load_state(path: Path, experiment: str, options: NightlyOptions) -> dict[str, Any] | None:
+def _resumable(path: Path, experiment: str, options: NightlyOptions) -> NightlyState | None:
     """The unfinished nightly of the same experiment and options, if there is one to resume."""
     if options.fresh or not path.is_file():
         return None
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None  # unreadable: start over rather than guess
-    if state.get("finished") or state.get("experiment") != experiment or state.get("key") != options.key():
+    state = NightlyState.load(path)
+    if state is None or state.finished or state.experiment != experiment or state.key != options.key():
         return None
-    return dict(state)
+    return state
 
 
 def run_nightly(path: Path, settings: Settings, options: NightlyOptions, *,
@@ -104,19 +124,19 @@ def run_nightly(path: Path, settings: Settings, options: NightlyOptions, *,
     folder = settings.report_dir / f"nightly-{experiment.name}"
     folder.mkdir(parents=True, exist_ok=True)
     state_file = state_path(folder)
-    state = _load_state(state_file, str(experiment.path), options)
+    state = _resumable(state_file, str(experiment.path), options)
     resumed_from = None
     if state is None:
-        state = {"experiment": str(experiment.path), "key": options.key(), "options": asdict(options),
-                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "steps": {}, "finished": False}
+        state = NightlyState(experiment=str(experiment.path), key=options.key(), options=asdict(options),
+                             started_at=datetime.now(UTC).isoformat(timespec="seconds"))
     else:
-        resumed_from = next((s for s in STEPS if s not in state["steps"]), None)
-        state["resumed"] = True
-    _save(state_file, state)
+        resumed_from = next((s for s in STEPS if s not in state.steps), None)
+        state.resumed = True
+    state.save(state_file)
     say = announce or (lambda _step, _message: None)
     if resumed_from:
-        say(resumed_from, f"resuming the nightly of {state['started_at']} at step {resumed_from}")
-    steps: dict[str, dict[str, Any]] = state["steps"]
+        say(resumed_from, f"resuming the nightly of {state.started_at} at step {resumed_from}")
+    steps = state.steps
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "smoke": lambda: _smoke(path, settings),
         "simulate": lambda: _simulate(path, settings, options, steps["smoke"].get("broken", [])),
@@ -132,11 +152,11 @@ def run_nightly(path: Path, settings: Settings, options: NightlyOptions, *,
             continue  # control's funnel is broken: nothing to compare with; the report says so
         say(step, "running")
         steps[step] = runners[step]()
-        _save(state_file, state)
+        state.save(state_file)
         say(step, steps[step].get("summary", "done"))
-    state["finished"] = True
-    state["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    _save(state_file, state)
+    state.finished = True
+    state.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    state.save(state_file)
     report = steps.get("report", {}).get("index")
     return NightlyResult(str(experiment.path), steps, resumed_from, Path(report) if report else None)
 
@@ -188,8 +208,9 @@ def _train(path: Path, settings: Settings, options: NightlyOptions, folder: Path
 def _rollout(path: Path, settings: Settings, options: NightlyOptions, folder: Path,
              trained: dict[str, Any]) -> dict[str, Any]:
     from harness.gate.agent_candidate import agent_candidate
-    from harness.gate.rollout import RolloutOptions, run_rollout
     from harness.gate.artifacts import write_json
+    from harness.gate.model import RolloutOptions
+    from harness.gate.rollout import run_rollout
 
     # The candidate is resolved here (not by the rollout) to keep its evidence in the nightly's state.
     candidate = agent_candidate(load_experiment(path), Path(trained["checkpoint"]), settings.db, folder)
@@ -205,7 +226,7 @@ def _rollout(path: Path, settings: Settings, options: NightlyOptions, folder: Pa
 
 
 def _report(settings: Settings, steps: dict[str, dict[str, Any]], folder: Path,
-            state: dict[str, Any] | None = None) -> dict[str, Any]:
+            state: NightlyState | None = None) -> dict[str, Any]:
     """Each run's own report in a subfolder, and the nightly's page: the rollout's report with the steps on top."""
     from harness.report.render import build_report, nightly_images, update_latest
     from harness.store.database import Store
@@ -227,8 +248,8 @@ def _report(settings: Settings, steps: dict[str, dict[str, Any]], folder: Path,
     with Store(settings.db) as store:
         images = nightly_images(store, simulate_run=steps.get("simulate", {}).get("run_id"),
                                 train_run=steps.get("train", {}).get("run_id"))
-    context = {"experiment": (state or {}).get("experiment", ""), "started_at": (state or {}).get("started_at", ""),
-               "resumed": bool((state or {}).get("resumed")), "steps": rows, **images}
+    context = {"experiment": state.experiment if state else "", "started_at": state.started_at if state else "",
+               "resumed": bool(state and state.resumed), "steps": rows, **images}
     summary = Path(main["report_json"]) if main.get("report_json") else None
     index = build_report(settings.db, main["run_id"], folder, settings, latest=False, nightly=context,
                          summary=json.loads(summary.read_text()) if summary and summary.is_file() else None)

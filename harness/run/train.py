@@ -1,23 +1,28 @@
-"""``uiab train``: a policy learns from rewards measured in the browser; every decision is logged."""
+"""``uiab train``: a policy learns from rewards measured in the browser; every decision is logged.
+
+torch loads only when training runs (``agent.training`` and ``agent.dqn`` are imported inside the functions),
+so importing ``harness.run`` stays light.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.context import StateEncoder
-from agent.dqn import DQNAgent
 from agent.kernel import InputError
 from agent.reward import RewardWeights
-from agent.training import TrainConfig, TrainResult, learning_curve_png, train
 from harness.run.agent_runner import BrowserSessionRunner
 from harness.run.experiment import load_experiment
-from harness.settings import Settings
 from harness.run.simulate import stored_session_from
+from harness.settings import Settings
 from harness.store.database import Store
+
+if TYPE_CHECKING:
+    from agent.dqn import DQNAgent
+    from agent.training import TrainResult
 
 __all__ = ["TrainReport", "run_training"]
 
@@ -42,23 +47,25 @@ class TrainReport:
 
 
 def _resume(path: Path) -> tuple[DQNAgent, int]:
-    if not path.is_file():
-        raise InputError("no such checkpoint", source=str(path), field="--resume", fix="pass a file --out wrote")
-    try:
-        agent = DQNAgent.load(path)
-    except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
-        raise InputError(f"not a uiab checkpoint ({type(exc).__name__})", source=str(path), field="--resume",
-                         fix="pass a file --out wrote") from None
-    meta = path.with_suffix(path.suffix + ".json")
-    done = json.loads(meta.read_text())["sessions_done"] if meta.is_file() else 0
-    return agent, int(done)
+    """The agent to continue and the sessions it has done (its visitors continue from there)."""
+    from agent.dqn import load_checkpoint
+
+    checkpoint = load_checkpoint(path, field="--resume", fix="pass a file --out wrote")
+    done = checkpoint.meta.get("sessions_done", 0)
+    if not isinstance(done, int) or done < 0:
+        raise InputError(f"sessions_done must be a count, got {done!r}", source=str(path), field="--resume",
+                         fix="pass a file --out wrote")
+    return checkpoint.agent, done
 
 
 def run_training(path: Path, settings: Settings, *, sessions: int, policy: str, seed: int, out: Path | None,
                  resume: Path | None, on_progress: Progress | None = None) -> TrainReport:
     """Train on the experiment's site; sessions, decisions and alerts are stored as they happen."""
+    from agent.training import TrainConfig, learning_curve_png, train
+
     experiment = load_experiment(path)
-    agent, first = (None, 0)
+    agent: DQNAgent | None = None
+    first = 0
     if resume is not None:
         if policy != "dqn":
             raise InputError("--resume continues a DQN checkpoint", field="--policy", fix="use --policy dqn")
@@ -88,11 +95,10 @@ def run_training(path: Path, settings: Settings, *, sessions: int, policy: str, 
             checkpoint = None
             if result.agent is not None:
                 checkpoint = out or folder / "agent.pt"
-                result.agent.save(checkpoint)
-                checkpoint.with_suffix(checkpoint.suffix + ".json").write_text(
-                    json.dumps({"run_id": run_id, "sessions_done": first + result.sessions,
-                                "experiment": str(experiment.path),
-                                "actions": runner.catalog.keys, "pages": list(runner.pages), "seed": seed}))
+                # The metadata travels inside the checkpoint (rollout candidates and --resume read it there).
+                result.agent.save(checkpoint, meta={
+                    "run_id": run_id, "sessions_done": first + result.sessions, "experiment": str(experiment.path),
+                    "actions": list(runner.catalog.keys), "pages": list(runner.pages), "seed": seed})
             curve = learning_curve_png(result.session_rewards, folder / "learning-curve.png",
                                        f"uiab train {policy} on {experiment.name}")
             report = TrainReport(run_id, result, checkpoint, curve)
