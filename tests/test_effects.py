@@ -41,7 +41,7 @@ PAGES = Path(__file__).resolve().parent / "pages"
 EFFECTS = PAGES / "effects"
 ALPHA = 0.01
 SEED = 20260105
-CONCURRENCY = 2  # sessions in flight at once: as many as the 2 CI cores can use (DESIGN.md, Scale)
+CONCURRENCY = 2  # sessions in flight at once: as many as the 2 CI cores can use (docs/design.md, Scale)
 EQUIVALENCE_MARGIN = 0.2  # "barely changes": the conversion difference lies within ±0.2
 
 HURRIED = "hurried-mobile-shopper"

@@ -1,6 +1,6 @@
 """Accessibility (axe-core) and Web Vitals (LCP, CLS) of one page, in a context without the fake clock.
 
-Playwright's clock replaces ``performance`` and empties ``getEntries*()`` (REFERENCES.md, browser facts), and
+Playwright's clock replaces ``performance`` and empties ``getEntries*()`` (docs/references.md, browser facts), and
 axe-core schedules its work with timers, so both are measured in a separate, real-time context with the
 same device, network fence and patch.
 """

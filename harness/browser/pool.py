@@ -1,6 +1,6 @@
 """Visitor isolation cheaper than a context per visitor: reused pages, wiped between visitors.
 
-A fresh context costs about as much as three page views on 2 cores (DESIGN.md, Scale), and a fresh tab
+A fresh context costs about as much as three page views on 2 cores (docs/design.md, Scale), and a fresh tab
 nearly as much (a new renderer for its first page). Here each worker keeps one prepared context and one
 page per device, and hands that page to visitor after visitor, wiping in between what a visitor can leave
 behind: the document (the page goes to ``about:blank``), the tab's history, session storage and
