@@ -1,4 +1,7 @@
-"""Synthetic personas: persona files, the in-page perception snapshot, and the pure decision model."""
+"""Synthetic personas: persona files (``model``), the typed view of the in-page snapshot (``snapshot``), and the
+pure decision model (``decide``, built on ``laws``, ``perception`` and ``state``). It may import only
+``agent.kernel`` of uiab; ``harness.run`` drives it in a browser.
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from agent.kernel import PersonaError, error_from_validation, read_toml
+from agent.kernel import InputError, PersonaError, error_from_validation, read_toml
 
 __all__ = [
     "LIBRARY",
@@ -178,7 +178,7 @@ _FIXES = {
 }
 
 
-def _error_from(exc: ValidationError, source: str) -> PersonaError:
+def _error_from(exc: ValidationError, source: str) -> InputError:
     first = exc.errors()[0]  # the one error_from_validation reports
     loc = tuple(first["loc"])
     # pydantic's own message keeps the bound or the allowed values; the value given is added to it.

@@ -28,11 +28,11 @@ import pytest
 from scipy import optimize, stats
 
 from harness.browser.launch import open_browser
-from harness.run.experiment import Experiment, load_experiment
 from harness.browser.pool import VisitorPool
+from harness.run.experiment import Experiment, load_experiment
 from harness.run.session import SessionOutcome, VisitorPlan, run_persona_session, visitor_seed
-from harness.settings import Settings
 from harness.run.site import site_url
+from harness.settings import Settings
 from personas import Persona, load_persona
 
 pytestmark = pytest.mark.browser
@@ -104,7 +104,8 @@ def mcnemar_greater(better: Sequence[bool], worse: Sequence[bool]) -> tuple[int,
     return b, c, float(p)
 
 
-def sign_test_greater(higher: Sequence[float], lower: Sequence[float]) -> tuple[int, int, float]:
+def sign_test_greater(higher: Sequence[float] | np.ndarray, lower: Sequence[float] | np.ndarray
+                      ) -> tuple[int, int, float]:
     """One-sided sign test that paired values under ``higher`` exceed those under ``lower`` (ties dropped)."""
     up = sum(x > y for x, y in zip(higher, lower, strict=True))
     down = sum(x < y for x, y in zip(higher, lower, strict=True))
@@ -135,18 +136,19 @@ def weibull_profile_interval(t: np.ndarray, alpha: float = ALPHA) -> tuple[float
 
     def profile(k: float) -> float:
         scaled = k * (logs - logs.max())  # mean(t^k) computed in logs, so large t cannot overflow
-        return n * math.log(k) - n * (k * logs.max() + math.log(np.mean(np.exp(scaled)))) + (k - 1) * logs.sum()
+        return float(n * math.log(k) - n * (k * logs.max() + math.log(np.mean(np.exp(scaled))))
+                     + (k - 1) * logs.sum())
 
-    shape, _, _ = stats.weibull_min.fit(t, floc=0)
+    shape = float(np.asarray(stats.weibull_min.fit(t, floc=0))[0])
     top = profile(shape)
-    cut = stats.chi2.ppf(1 - alpha, 1) / 2
+    cut = float(stats.chi2.ppf(1 - alpha, 1)) / 2
 
     def below(k: float) -> float:
         return top - profile(k) - cut
 
-    low = optimize.brentq(below, 1e-3, shape)
-    high = optimize.brentq(below, shape, 20.0)
-    return float(shape), float(low), float(high)
+    low = float(optimize.brentq(below, 1e-3, shape))  # pyright: ignore[reportArgumentType]
+    high = float(optimize.brentq(below, shape, 20.0))  # pyright: ignore[reportArgumentType]
+    return shape, low, high
 
 
 def first_tap_on(outcome: SessionOutcome, selector: str) -> bool:

@@ -12,6 +12,7 @@ import harness.stats as stats_room
 from agent.kernel import InputError
 from harness.stats import (
     ConfidenceSequence,
+    Decision,
     Interval,
     confidence_sequence,
     final_verdict,
@@ -54,7 +55,7 @@ def staged_verdict(control: np.ndarray, candidate: np.ndarray, *, margin: float)
     """Run one simulated rollout: decide after each stage, stop at the first promote or rollback."""
     cs = ConfidenceSequence()
     seen = 0
-    decision = "continue"
+    decision: Decision = "continue"
     for n in STAGES:
         interval = cs.update(candidate[seen:n] - control[seen:n])
         seen = n
@@ -191,7 +192,7 @@ def test_coverage_holds_when_looked_at_ten_times_and_a_naive_interval_does_not()
         seen = 0
         for n in looks:
             covered[i] &= cs.update(diffs[i, seen:n]).contains(truth)
-            seen = n
+            seen = int(n)
 
     # The fixed-n 95 % t-interval, recomputed at every look: each look alone covers 95 %, all ten do not.
     naive = np.ones(TRIALS, dtype=bool)
