@@ -44,7 +44,7 @@ MAX_STEP = 20
 _PHONE_MAX_WIDTH = 600
 
 
-def classify_device(viewport_width: int, touch: bool) -> str:
+def classify_device(viewport_width: int, touch: bool) -> DeviceClass:
     """Device class from what a page can observe: below 600 CSS px a phone, else touch a tablet, else desktop."""
     if viewport_width < _PHONE_MAX_WIDTH:
         return "phone"

@@ -41,8 +41,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from harness.report.render import result_from_json  # noqa: E402
-from harness.settings import load_settings  # noqa: E402
 from harness.run.simulate import simulate  # noqa: E402
+from harness.settings import load_settings  # noqa: E402
 from harness.store.database import Store  # noqa: E402
 
 SHOP = REPO / "site_fixtures" / "shop" / "experiment.toml"

@@ -52,16 +52,16 @@ if str(REPO) not in sys.path:
 
 from loguru import logger  # noqa: E402
 
-from harness.run.assignment import plan_visitors  # noqa: E402
 from harness.browser.launch import open_browser  # noqa: E402
-from harness.run.experiment import Experiment, load_experiment  # noqa: E402
 from harness.browser.pool import VisitorPool  # noqa: E402
-from harness.run.population import experiment_personas  # noqa: E402
 from harness.browser.server import serve_folder  # noqa: E402
+from harness.run.assignment import plan_visitors  # noqa: E402
+from harness.run.experiment import Experiment, load_experiment  # noqa: E402
+from harness.run.population import experiment_personas  # noqa: E402
 from harness.run.session import SessionOutcome, run_persona_session  # noqa: E402
-from harness.settings import Settings  # noqa: E402
 from harness.run.simulate import simulate  # noqa: E402
 from harness.run.variants import variant_init_scripts  # noqa: E402
+from harness.settings import Settings  # noqa: E402
 
 SHOP = REPO / "site_fixtures" / "shop"
 FUNNEL = ("#shop-now", "#add-to-cart", "#checkout")

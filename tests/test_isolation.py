@@ -6,14 +6,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from harness.run.assignment import plan_visitors
 from harness.browser.launch import BrowserSession
-from harness.run.experiment import load_experiment
 from harness.browser.pool import VisitorPool
-from harness.run.population import experiment_personas
 from harness.browser.server import serve_folder
-from harness.run.simulate import run_plans
 from harness.browser.visitor import Visitor
+from harness.run.assignment import plan_visitors
+from harness.run.experiment import load_experiment
+from harness.run.population import experiment_personas
+from harness.run.simulate import run_plans
 
 SHOP = Path(__file__).resolve().parent.parent / "site_fixtures" / "shop" / "experiment.toml"
 

@@ -43,8 +43,8 @@ def serve_folder(folder: Path, *, port: int = 0) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, name="uiab-site", daemon=True)
     thread.start()
     try:
-        host, bound = server.server_address[:2]
-        yield f"http://{host}:{bound}"
+        bound = server.server_address[1]  # the host is the loopback address bound above
+        yield f"http://127.0.0.1:{bound}"
     finally:
         server.shutdown()
         server.server_close()

@@ -49,9 +49,9 @@ class Variant(_Strict):
 class Guardrails(_Strict):
     """Non-inferiority margins: how much worse than control the candidate may be (absolute, per visitor)."""
 
-    bounce: float = Field(0.10, ge=0, le=1)
-    misclick_rate: float = Field(0.10, ge=0, le=1)
-    error_rate: float = Field(0.02, ge=0, le=1)
+    bounce: float = Field(default=0.10, ge=0, le=1)
+    misclick_rate: float = Field(default=0.10, ge=0, le=1)
+    error_rate: float = Field(default=0.02, ge=0, le=1)
 
 
 class RolloutSettings(_Strict):
@@ -60,21 +60,21 @@ class RolloutSettings(_Strict):
     control: str = "control"
     # The seed's ramp: 10 → 50 → 100 % with a health check between steps (docs/references.md).
     stages: list[int] = Field(default_factory=lambda: [10, 50, 100], min_length=1)
-    sessions_per_stage: int = Field(40, ge=2, le=100_000)
+    sessions_per_stage: int = Field(default=40, ge=2, le=100_000)
     primary: Literal["conversion"] = "conversion"
-    margin: float = Field(0.05, ge=0, le=1)  # the primary metric's non-inferiority margin
+    margin: float = Field(default=0.05, ge=0, le=1)  # the primary metric's non-inferiority margin
     promote_if: Literal["superior", "non_inferior"] = "superior"
-    alpha: float = Field(0.05, gt=0, lt=0.5)
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
     # Optimizely's minimum evidence before a winner: 100 visitors and 25 conversions per arm (docs/references.md).
-    min_visitors: int = Field(100, ge=0)
-    min_conversions: int = Field(25, ge=0)
-    srm_alpha: float = Field(0.001, gt=0, lt=0.5)  # GrowthBook, Eppo
-    srm_min_per_arm: int = Field(20, ge=0)
-    min_patch_rate: float = Field(0.7, ge=0, le=1)  # the seed's min_success_rate
-    preflight_sessions: int = Field(2, ge=0, le=100)  # per persona, on the candidate
+    min_visitors: int = Field(default=100, ge=0)
+    min_conversions: int = Field(default=25, ge=0)
+    srm_alpha: float = Field(default=0.001, gt=0, lt=0.5)  # GrowthBook, Eppo
+    srm_min_per_arm: int = Field(default=20, ge=0)
+    min_patch_rate: float = Field(default=0.7, ge=0, le=1)  # the seed's min_success_rate
+    preflight_sessions: int = Field(default=2, ge=0, le=100)  # per persona, on the candidate
     persona_harm: Literal["warn", "error"] = "warn"
-    lcp_margin_ms: float = Field(500.0, ge=0)
-    cls_margin: float = Field(0.05, ge=0)
+    lcp_margin_ms: float = Field(default=500.0, ge=0)
+    cls_margin: float = Field(default=0.05, ge=0)
     guardrails: Guardrails = Guardrails()  # frozen, so one shared default is safe
 
     @model_validator(mode="after")
@@ -87,15 +87,15 @@ class RolloutSettings(_Strict):
 class RewardWeightSettings(_Strict):
     """How much each measured part counts in the reward (the seed: result 0.3, user 0.4, business 0.3)."""
 
-    result: float = Field(0.3, ge=0)
-    user: float = Field(0.4, ge=0)
-    business: float = Field(0.3, ge=0)
+    result: float = Field(default=0.3, ge=0)
+    user: float = Field(default=0.4, ge=0)
+    business: float = Field(default=0.3, ge=0)
 
 
 class AgentSettings(_Strict):
     """The ``[agent]`` table: what ``uiab train`` learns with."""
 
-    gamma: float = Field(0.95, ge=0, le=1)  # the seed's discount
+    gamma: float = Field(default=0.95, ge=0, le=1)  # the seed's discount
     reward: RewardWeightSettings = RewardWeightSettings()
 
 
