@@ -336,3 +336,6 @@ def test_persona_harm_splits_alpha_across_personas() -> None:
     alone = persona_harm({"a": d, "b": d, "c": d}, margin=0.0, bonferroni=False)[0].interval
     assert corrected.alpha == pytest.approx(0.05 / 3)
     assert corrected.upper - corrected.lower > alone.upper - alone.lower
+    # The verdict's prose names the level the interval has, not a rounded one.
+    assert "(98.3% CS" in corrected.describe()
+    assert "(95% CS" in alone.describe()

@@ -31,6 +31,11 @@ __all__ = [
 # Every visitor's virtual clock starts at the same instant, so page-visible time is deterministic.
 VIRTUAL_EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 _EPOCH_MS = VIRTUAL_EPOCH.timestamp() * 1000
+# How long (in 10 ms real-time polls) to wait for a tap's click; a tap always clicks something, but a loaded
+# machine can take seconds to deliver it.
+TAP_CLICK_POLLS = 500
+# How long (in 10 ms real-time polls) a started navigation may take to show its new page.
+NAVIGATION_POLLS = 1500
 
 
 def tracker_script(goals: Sequence[dict[str, str]] = ()) -> str:
@@ -104,6 +109,7 @@ class Visitor:
     async def advance(self, ms: float) -> None:
         """Move virtual time forward, running the page's timers; an error thrown by a timer is recorded."""
         target = self.now_ms + max(0, round(ms))
+        mark = len(self.events)
         for _ in range(100):  # a page that throws from every timer must not stall the session
             try:
                 await self.page.clock.run_for(max(0, round(target - self.now_ms)))
@@ -113,7 +119,7 @@ class Visitor:
                 message = first_line(exc)
                 self.now_ms = await self._page_now()  # the clock stopped at the timer that threw
                 if "Execution context was destroyed" in message or "navigat" in message:
-                    await self.settle()
+                    await self.settle(since=mark)
                     continue
                 self.record({"type": "js_error", "t": _EPOCH_MS + self.now_ms, "url": self.path(),
                              "message": message.split(": ", 1)[-1], "source": "timer"})
@@ -126,18 +132,29 @@ class Visitor:
                 await self.settle()
         return self.now_ms
 
-    async def settle(self, since: int = 0) -> None:
-        """Wait for a navigation the tracker saw starting (after event ``since``) to load."""
-        targets = [e for e in self.events[since:] if e["type"] == "navigate" and not e.get("same_document")]
-        if targets:
-            try:
-                await self.page.wait_for_url(targets[-1]["to"], wait_until="load", timeout=15_000)
-            except PlaywrightError:
-                pass  # cancelled or failed: the page we are on is what the visitor sees
+    async def settle(self, since: int | None = None) -> None:
+        """Wait for the page to load, and first for a navigation the tracker saw start after event ``since``."""
+        starts = [i for i in range(len(self.events) if since is None else since, len(self.events))
+                  if self.events[i]["type"] == "navigate" and not self.events[i].get("same_document")]
+        if starts:
+            await self._await_new_document(after=starts[-1])
         try:
             await self.page.wait_for_load_state("load", timeout=15_000)
         except PlaywrightError:
             pass
+
+    async def _await_new_document(self, after: int) -> None:
+        # Waiting for the target URL is not enough: a link to the page we are on (a logo back home) matches
+        # at once, and the snapshot would race the reload. The new document's page_view is the signal; a
+        # navigation the fence blocks or the server fails never sends one.
+        stopped = len(self.guard.blocked) + len(self.failed_requests)
+        for _ in range(NAVIGATION_POLLS):
+            if any(e["type"] == "page_view" for e in self.events[after:]):
+                return
+            if len(self.guard.blocked) + len(self.failed_requests) > stopped:
+                return
+            await asyncio.sleep(0.01)
+            await self._barrier()
 
     async def _barrier(self) -> None:
         # A round trip to the page: every event the input produced has reached Python when it returns.
@@ -151,10 +168,30 @@ class Visitor:
         mark = len(self.events)
         if touch:
             await self.page.touchscreen.tap(x, y)
+            await self._await_click(since=mark)
         else:
             await self.page.mouse.click(x, y)  # moves there first: mousemove, down, up, click
         await self._barrier()
         await self.settle(since=mark)
+        await self._settle_hover(x, y)
+
+    async def _settle_hover(self, x: float, y: float) -> None:
+        # Chromium re-computes :hover after a scroll or a new page on a real-time timer; moving to the same
+        # point now settles it, so what the next snapshot sees does not depend on whether that timer has fired.
+        try:
+            await self.page.mouse.move(x, y)
+        except PlaywrightError:
+            pass
+        await self._barrier()
+
+    async def _await_click(self, since: int) -> None:
+        # A tap's click comes from the gesture recogniser after touchend has been acknowledged, so one round
+        # trip can beat it; what the persona learns from the tap must not depend on that race.
+        for _ in range(TAP_CLICK_POLLS):
+            await self._barrier()
+            if any(e["type"] == "click" for e in self.events[since:]):
+                return
+            await asyncio.sleep(0.01)
 
     async def scroll(self, dy: float, *, x: float = 10, y: float = 10) -> None:
         """Scroll by ``dy`` CSS px with a real wheel event at (x, y)."""
@@ -167,7 +204,7 @@ class Visitor:
             if abs(await self.page.evaluate("scrollY") - target) < 1:
                 break
             await asyncio.sleep(0.005)
-        await self._barrier()
+        await self._settle_hover(x, y)
 
     async def finish(self) -> None:
         """Close the current page view, so its dwell and scroll depth are recorded."""

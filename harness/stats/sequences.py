@@ -34,7 +34,8 @@ class Interval:
         return self.lower <= value <= self.upper
 
     def describe(self) -> str:
-        level = f"{1 - self.alpha:.0%}"
+        # Bonferroni levels such as 97.5 % must not be rounded to a level the interval does not have.
+        level = f"{100 * (1 - self.alpha):.3g}%"
         return f"{_fmt(self.estimate)} ({level} CS {_fmt(self.lower)} to {_fmt(self.upper)}, n={self.n})"
 
 
