@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.css_validator import validate_selector
+from agent.css_validator import validate_op_selector
 from agent.kernel import InputError, error_from_validation
 from agent.patch import Patch, patch_from_mapping
 
@@ -314,7 +314,7 @@ def _slot(name: str, spec: str | Mapping[str, Any], extra_copy: Sequence[str], s
     except ValidationError as exc:
         raise error_from_validation(exc, source=source, at=("slots", name), messages=_SLOT_MESSAGES,
                                     fixes=_SLOT_FIXES) from None
-    selector = validate_selector(table.selector, source=source, field=f"{where}.selector")
+    selector = validate_op_selector(table.selector, source=source, field=f"{where}.selector")
     texts = list(dict.fromkeys(t.strip() for t in [*table.copy_texts, *extra_copy] if t.strip()))
     return Slot(name=name, selector=selector, kind=table.kind or _infer_kind(name), copy=tuple(texts))
 

@@ -14,7 +14,7 @@ __all__ = [
     "BANNED_FUNCTIONS", "BANNED_PROPERTIES", "BANNED_AT_RULES", "BANNED_WORDS", "PLAIN_NAME", "GLOBAL_KEYWORDS",
     "LENGTH_UNITS", "MATH_FUNCTIONS", "COLOUR_FUNCTIONS", "PropertySpec", "ALLOWED_PROPERTIES", "PSEUDO_CLASSES",
     "STATE_PSEUDO_CLASSES", "SELECTOR_FUNCTIONS", "NTH_FUNCTIONS", "NTH_NAME", "SELECTOR_LITERALS", "MEDIA_WORDS",
-    "MEDIA_FEATURES",
+    "MEDIA_FEATURES", "NON_CONTENT_ELEMENTS",
 ]
 
 MAX_CSS_BYTES = 20_000
@@ -183,6 +183,33 @@ SELECTOR_FUNCTIONS = frozenset({"not", "is", "where"})
 NTH_FUNCTIONS = frozenset({"nth-child", "nth-last-child", "nth-of-type", "nth-last-of-type"})
 NTH_NAME = re.compile(r"-?n(-\d+)?\Z|odd\Z|even\Z")
 SELECTOR_LITERALS = frozenset({".", ":", ">", "+", "~", ",", "*"})
+
+# Elements a DOM op may never change (lower-case local names, HTML and SVG alike), each with the reason the
+# error gives. Text set on a script runs as code; on a style it is CSS the validator never saw; the rest load
+# or embed things, or are not rendered content. harness/browser/js/patch_runtime.js holds the same list and
+# refuses a matched element by name at run time (tests/test_patch_safety.py checks the two agree).
+NON_CONTENT_ELEMENTS = {
+    "script": "its text runs as script",
+    "style": "its text is CSS the patch validator never checked",
+    "link": "it loads stylesheets and other resources",
+    "meta": "it configures the document (refresh, CSP, viewport)",
+    "base": "it changes where every URL on the page points",
+    "iframe": "it embeds another document",
+    "frame": "it embeds another document",
+    "frameset": "it embeds other documents",
+    "fencedframe": "it embeds another document",
+    "portal": "it embeds another document",
+    "object": "it embeds a plugin or another document",
+    "embed": "it embeds a plugin or another document",
+    "param": "it configures a plugin",
+    "applet": "it embeds a plugin",
+    "template": "its markup is inert until page script stamps it out",
+    "noscript": "its markup is not rendered while script runs",
+    "head": "it holds the document's metadata, scripts and styles",
+    "html": "it is the whole document, scripts and styles included",
+    "title": "it is the document's title, not page content",
+    "foreignobject": "it embeds HTML inside SVG",
+}
 
 MEDIA_WORDS = frozenset({"screen", "print", "all", "and", "not", "only", "or"})
 MEDIA_FEATURES = frozenset({

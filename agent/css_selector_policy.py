@@ -1,7 +1,8 @@
 """The patch selector policy: ids, classes, bare attributes and a few pseudo-classes; nothing that reads values.
 
-Also ``probe``: a rule's selector without user-action states (``:hover``), i.e. what must exist on the page for
-the rule to matter.
+Also ``op_subject``: a DOM op's selector must name the element it changes, and never a script, style or other
+element that is not content; and ``probe``: a rule's selector without user-action states (``:hover``), i.e.
+what must exist on the page for the rule to matter.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from tinycss2 import ast
 from agent.css_grammar import (
     MAX_NESTING,
     MAX_SELECTOR_CHARS,
+    NON_CONTENT_ELEMENTS,
     NTH_FUNCTIONS,
     NTH_NAME,
     PSEUDO_CLASSES,
@@ -22,7 +24,7 @@ from agent.css_grammar import (
 )
 from agent.css_tokens import Reject, banned_token, check_name, describe, split_commas, strip
 
-__all__ = ["selector_text", "probe"]
+__all__ = ["selector_text", "op_subject", "probe"]
 
 
 def _check_selector_tokens(tokens: list[ast.Node], depth: int) -> None:
@@ -106,6 +108,54 @@ def selector_text(tokens: list[ast.Node]) -> str:
         raise Reject(f"invalid selector {text!r}: {exc}", tokens[0]) from None
     return text
 
+
+
+_NAME_FIX = "name the element by tag, id or class, e.g. button.cta or #add-to-cart"
+
+
+def op_subject(tokens: list[ast.Node]) -> None:
+    """Refuse a DOM op's selector (already passed ``selector_text``) whose subject could be non-content.
+
+    The subject is the rightmost compound, the element the op changes. It must name that element by type, id,
+    class or attribute, never by a non-content type (``script``, also inside ``:is()``/``:where()``), ``*``
+    or ``:root``. ``#x`` could still match a ``<script id=x>``: the runtime refuses such an element by name.
+    """
+    for part in split_commas(strip(tokens)):
+        if not _subject_named(strip(part)):
+            raise Reject(f"{tinycss2.serialize(part).strip()!r} names no element, so a DOM op would change "
+                         "any element it matches, script and style included", part[0] if part else None,
+                         fix=_NAME_FIX)
+
+
+def _subject_named(tokens: list[ast.Node]) -> bool:
+    """Whether the subject compound names its element; raise Reject where it names a non-content one."""
+    start = len(tokens)
+    while start > 0 and not _is_boundary(tokens[start - 1]):
+        start -= 1
+    named = False
+    previous: ast.Node | None = None
+    for token in tokens[start:]:
+        after = previous.value if isinstance(previous, ast.LiteralToken) else None
+        if isinstance(token, ast.IdentToken) and after is None:  # a type selector
+            reason = NON_CONTENT_ELEMENTS.get(token.lower_value)
+            if reason:
+                raise Reject(f"a DOM op may not change <{token.lower_value}>: {reason}", token,
+                             fix="select an element that renders content")
+            named = True
+        elif isinstance(token, ast.IdentToken) and after == ":" and token.lower_value == "root":
+            raise Reject("a DOM op may not change :root, the <html> element: "
+                         + NON_CONTENT_ELEMENTS["html"], token, fix=_NAME_FIX)
+        elif isinstance(token, ast.IdentToken | ast.HashToken | ast.SquareBracketsBlock) and after != ":":
+            named = True  # .class, #id, [attribute]
+        elif isinstance(token, ast.LiteralToken) and token.value == "*":
+            raise Reject("'*' in the element a DOM op changes matches every element, script and style "
+                         "included", token, fix=_NAME_FIX)
+        elif isinstance(token, ast.FunctionBlock) and token.lower_name in {"is", "where"}:
+            # :is(a, b) matches what any argument matches: every argument must name a content element.
+            parts = [strip(part) for part in split_commas(strip(token.arguments))]
+            named = all([_subject_named(part) for part in parts]) or named
+        previous = token
+    return named
 
 
 def _is_boundary(token: ast.Node | None) -> bool:

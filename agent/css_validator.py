@@ -36,7 +36,7 @@ from agent.css_grammar import (
     MEDIA_WORDS,
     PropertySpec,
 )
-from agent.css_selector_policy import probe, selector_text
+from agent.css_selector_policy import op_subject, probe, selector_text
 from agent.css_tokens import Reject, banned_token, check_name, describe, scan_banned, split_commas, strip
 from agent.kernel import PatchValidationError
 
@@ -47,6 +47,7 @@ __all__ = [
     "ALLOWED_PROPERTIES",
     "validate_css",
     "validate_selector",
+    "validate_op_selector",
     "css_selectors",
 ]
 
@@ -316,6 +317,17 @@ def validate_selector(selector: str, *, source: str | None = None, field: str | 
             raise Reject(f"selector longer than {MAX_SELECTOR_CHARS} characters")
         tokens = tinycss2.parse_component_value_list(selector, skip_comments=True)
         return selector_text(list(tokens))
+
+    return _guard(run, source=source, field=field)
+
+
+def validate_op_selector(selector: str, *, source: str | None = None, field: str | None = None) -> str:
+    """``validate_selector`` for a DOM op: its subject must also name a content element (never script)."""
+    text = validate_selector(selector, source=source, field=field)
+
+    def run() -> str:
+        op_subject(list(tinycss2.parse_component_value_list(selector, skip_comments=True)))
+        return text
 
     return _guard(run, source=source, field=field)
 

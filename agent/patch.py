@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from agent.css_validator import css_selectors, validate_css, validate_selector
+from agent.css_validator import css_selectors, validate_css, validate_op_selector
 from agent.kernel import InputError, PatchValidationError, error_from_validation, read_text
 
 __all__ = [
@@ -89,7 +89,7 @@ class DomOp(BaseModel):
         if value is None:
             return None
         try:
-            return validate_selector(value)
+            return validate_op_selector(value)
         except PatchValidationError as exc:
             where = f"{exc.field}: " if exc.field else ""
             raise _op_error(where + exc.message, fix=exc.fix) from None

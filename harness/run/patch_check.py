@@ -18,6 +18,9 @@ from harness.settings import Settings
 
 __all__ = ["PatchCheck", "check_patch"]
 
+# How the runtime begins the reason for an element it would not touch (a script, a style...).
+_REFUSED = "refused "
+
 
 @dataclass
 class PatchCheck:
@@ -52,6 +55,7 @@ async def check_patch(path: Path, settings: Settings, experiment_path: Path | No
     experiment = load_experiment(experiment_path)
     pages = [step.page for step in experiment.funnel] or [experiment.entry]
     script = patch_init_script(patch)
+    refused: list[InputError] = []  # ops the runtime would not apply to an element it matched (a script...)
     with site_url(experiment) as base_url:
         async with open_browser(settings) as browser:
             for device_name in experiment_devices(experiment):
@@ -67,9 +71,27 @@ async def check_patch(path: Path, settings: Settings, experiment_path: Path | No
                         check.failed_ops.extend(f"{page} on {device_name}: {o['op']} {o['selector']} "
                                                 f"({o['reason']})" for o in report.failed_ops
                                                 if report.matched.get(o["selector"], 0) > 0)
+                        refused.extend(_refusal(check, o, page) for o in report.failed_ops
+                                       if str(o["reason"]).startswith(_REFUSED))
                 check.matches[device_name] = per_page
+    if refused:
+        raise refused[0]
     unmatched = check.unmatched_everywhere()
     if unmatched:
         raise InputError(f"{', '.join(unmatched)} matched nothing on any funnel page of {experiment.name}",
                          source=str(path), field="selector", fix="check the selector against the site's HTML")
     return check
+
+
+def _refusal(check: PatchCheck, failed: dict[str, Any], page: str) -> InputError:
+    """The op the runtime refused on ``page`` as bad input, naming which op of the file it was."""
+    reason = str(failed["reason"])
+    index = next((i for i, op in enumerate(check.patch.ops)
+                  if op.op == failed["op"] and op.selector == failed["selector"]), None)
+    where = "target" if reason.startswith(_REFUSED + "target ") else "selector"
+    element = reason.removeprefix(_REFUSED).split(":", 1)[0]
+    return InputError(f"{failed['selector']} matched {element} on {page}, which no DOM op may change "
+                      "(only elements that render content)", source=str(check.path),
+                      field=f"ops[{index}].{where}" if index is not None else "ops",
+                      fix="select the element by an id or class that no script, style or other "
+                          "non-content element carries")

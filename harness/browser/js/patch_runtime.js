@@ -2,7 +2,9 @@
 // tracker, before the page's own scripts) and reads a plain-data config from window.__UIAB_PATCH__:
 // {name, digest, css, ops, selectors}. The CSS was validated and re-serialised in Python; the ops are a
 // closed set of DOM operations. Nothing in the config is ever run as code or parsed as markup: text goes
-// through textContent, attributes through setAttribute on a fixed allowlist.
+// through textContent, attributes through setAttribute on a fixed allowlist, and no op ever changes (or
+// moves, or uses as its target) an element that is not content: a script's text set before the parser ran
+// it would run as code, a style's would be CSS nobody validated.
 (() => {
   const config = window.__UIAB_PATCH__;
   try { delete window.__UIAB_PATCH__; } catch (e) { /* not deletable: harmless, it is plain data */ }
@@ -14,6 +16,14 @@
   const KINDS = new Set(["set_text", "move_before", "move_after", "hide", "show", "sticky", "swap", "set_attr"]);
   const ATTRS = new Set(["aria-label", "title", "alt"]);
   const TAKES_TARGET = new Set(["move_before", "move_after", "swap"]);
+  // Lower-case local names, HTML and SVG alike; the same list as NON_CONTENT_ELEMENTS in
+  // agent/css_grammar.py. The Python model refuses selectors that name these; this catches the rest
+  // (#x or .y on a <script id=x class=y>) on the element itself.
+  const NOT_CONTENT = new Set([
+    "script", "style", "link", "meta", "base", "iframe", "frame", "frameset", "fencedframe", "portal",
+    "object", "embed", "param", "applet", "template", "noscript", "head", "html", "title", "foreignobject",
+  ]);
+  const notContent = (el) => NOT_CONTENT.has(String(el.localName).toLowerCase());
 
   // One registry per document, so a patch installed twice (same name and digest) is applied once, and
   // tests and `uiab patch check` can ask for the current reports.
@@ -35,7 +45,8 @@
   const ops = Array.isArray(config.ops) ? config.ops : [];
   const selectors = Array.isArray(config.selectors) ? config.selectors.map(String) : [];
   const done = ops.map(() => new WeakSet());  // elements each op already changed: re-applying is a no-op
-  const state = ops.map(() => ({ count: 0, reason: null }));
+  // refused: why an element the op matched was left alone; it fails the op even if others were changed.
+  const state = ops.map(() => ({ count: 0, reason: null, refused: null }));
 
   // CSS first, at document start: an adopted sheet needs no <head>, so it is in place before first paint.
   let cssStatus = "none";
@@ -115,11 +126,13 @@
       const targets = all(String(op.target));
       target = targets && targets[0];
       if (!target) { st.reason = "no element matches target " + String(op.target); return; }
+      if (notContent(target)) { st.refused = refusal(target, "target "); return; }
     }
     // Swap pairs the first matches; move_after walks backwards so moved elements keep their order.
     const list = op.op === "swap" ? found.slice(0, 1) : op.op === "move_after" ? found.reverse() : found;
     for (const el of list) {
       if (done[i].has(el)) continue;
+      if (notContent(el)) { st.refused = refusal(el, ""); continue; }
       if (target && (el === target || el.contains(target) || (op.op === "swap" && target.contains(el)))) {
         st.reason = "element and target are the same or nested";
         continue;
@@ -136,18 +149,27 @@
     }
   }
 
+  function refusal(el, what) {
+    return "refused " + what + "<" + String(el.localName).toLowerCase() +
+      ">: a DOM op may change only elements that render content";
+  }
+
   function report() {
     const matched = {};
     for (const selector of selectors) {
       const found = all(selector);
       matched[selector] = found ? found.length : 0;
     }
-    const opReports = ops.map((op, i) => ({
-      op: String(op && op.op),
-      selector: String(op && op.selector),
-      status: state[i].count > 0 ? "applied" : "failed",
-      reason: state[i].count > 0 ? null : state[i].reason,
-    }));
+    const opReports = ops.map((op, i) => {
+      const st = state[i];
+      const applied = st.count > 0 && !st.refused;
+      return {
+        op: String(op && op.op),
+        selector: String(op && op.selector),
+        status: applied ? "applied" : "failed",
+        reason: applied ? null : st.refused || st.reason,
+      };
+    });
     // A patch that matched nothing did nothing: it is a failed action, never a silent success.
     const applied = cssStatus !== "failed" && selectors.every((s) => matched[s] > 0) &&
       opReports.every((r) => r.status === "applied");
