@@ -52,6 +52,7 @@ if str(REPO) not in sys.path:
 
 from loguru import logger  # noqa: E402
 
+from harness.browser.isolated import World  # noqa: E402
 from harness.browser.launch import open_browser  # noqa: E402
 from harness.browser.pool import VisitorPool  # noqa: E402
 from harness.browser.server import serve_folder  # noqa: E402
@@ -167,8 +168,9 @@ async def bare(experiment: Experiment, settings: Settings, sessions: int) -> flo
             device = browser.device(experiment_personas(experiment)[0].device)
             context = await browser.browser.new_context(**device, service_workers="block")
             page = await context.new_page()
+            world = await World.attach(await context.new_cdp_session(page))  # where sessions run patches
             for script in init_scripts:
-                await page.add_init_script(script=script)
+                await world.add_script(script)
             start = time.perf_counter()
             for _ in range(sessions):
                 await page.goto(base_url + PAGES[0], wait_until="load")

@@ -88,7 +88,8 @@ async def test_patch_is_in_place_before_first_paint(browser: BrowserSession, pag
 
     async def first_look(scripts: list[str]) -> tuple[tuple[int, ...], dict[str, Any], str]:
         async with open_visitor(browser, pages_url, device={"viewport": {"width": 800, "height": 600}},
-                                init_scripts=[*scripts, probe]) as visitor:
+                                init_scripts=scripts) as visitor:
+            await visitor.page.add_init_script(probe)  # the probe is the page's own script, in the main world
             await visitor.goto(PAGE)
             png = await visitor.page.screenshot()  # the first screenshot after navigation
             at_parse = await visitor.page.evaluate("window.__atParse")
@@ -142,10 +143,10 @@ async def test_ops_are_idempotent(browser: BrowserSession, pages_url: str) -> No
         await visitor.goto(PAGE)
         # Re-apply by hand and through the page's own later mutation: nothing moves, swaps back or repeats.
         for _ in range(3):
-            await visitor.page.evaluate("window.__uiab_patches.apply()")
+            await visitor.world.evaluate("window.__uiab_patches.apply()")
         await visitor.advance(1500)
         state = await visitor.page.evaluate(DOM_STATE)
-        reports = await visitor.page.evaluate("window.__uiab_patches.reports()")
+        reports = await visitor.world.evaluate("window.__uiab_patches.reports()")
     assert state == once | {"late": ["late original"]}
     assert len(reports) == 1  # the second copy of the same patch stood down
     assert len({e["name"] for e in _patch_events(visitor.events)}) == 1

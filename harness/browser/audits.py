@@ -15,6 +15,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Error as PlaywrightError
 
 from agent.kernel import first_line
+from harness.browser.isolated import World
 from harness.browser.launch import BrowserSession, NetworkGuard, origin_of
 
 __all__ = ["PageAudit", "Violation", "audit_page"]
@@ -74,9 +75,11 @@ async def audit_page(browser: BrowserSession, base_url: str, device_name: str, p
     context = await browser.browser.new_context(**browser.device(device_name), service_workers="block")
     try:
         await NetworkGuard(origin=origin_of(base_url)).install(context)
-        for script in init_scripts:
-            await context.add_init_script(script=script)
         page = await context.new_page()
+        # Patches run in uiab's isolated world, as in sessions: the page cannot see that it is patched.
+        world = await World.attach(await context.new_cdp_session(page))
+        for script in init_scripts:
+            await world.add_script(script)
         await page.goto(base_url.rstrip("/") + "/" + path.lstrip("/"), wait_until="load")
         vitals: dict[str, Any] = await page.evaluate(_VITALS_JS)
         audit.lcp_ms, audit.cls = float(vitals["lcp"]), float(vitals["cls"])

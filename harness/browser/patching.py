@@ -1,4 +1,4 @@
-"""Patch injection: the init script that applies a Patch before first paint, and its in-page report."""
+"""Patch injection: the init script that applies a Patch before first paint (in uiab's world), and its report."""
 
 from __future__ import annotations
 

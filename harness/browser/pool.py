@@ -13,29 +13,31 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from playwright.async_api import CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
+from harness.browser.isolated import World
 from harness.browser.launch import BrowserSession, origin_of
-from harness.browser.visitor import VIRTUAL_EPOCH, Visitor, VisitorContext, open_visitor, prepare_context
+from harness.browser.visitor import VIRTUAL_EPOCH, Visitor, VisitorContext, attach_world, open_visitor, prepare_context
 
 __all__ = ["VisitorPool"]
 
 
 @dataclass
 class _Slot:
-    """One reusable page: its context, the patch scripts installed on it, and whom it serves now."""
+    """One reusable page: its context, its uiab world, the patch scripts in it, and whom it serves now."""
 
     device_name: str
     prepared: VisitorContext
     page: Page
     cdp: CDPSession
+    world: World
     scripts: tuple[str, ...] = ()
-    installed: list[AbstractAsyncContextManager[Any]] = field(default_factory=list)
+    installed: list[str] = field(default_factory=list)  # the world's identifiers of those scripts
     current: Visitor | None = None
     uses: int = 0
 
@@ -76,7 +78,8 @@ class VisitorPool:
             return idle.pop()
         prepared = await prepare_context(self.browser, self.base_url, device=device, goals=self.goals)
         page = await prepared.context.new_page()
-        slot = _Slot(device_name, prepared, page, await prepared.context.new_cdp_session(page))
+        cdp = await prepared.context.new_cdp_session(page)
+        slot = _Slot(device_name, prepared, page, cdp, await attach_world(prepared, page, cdp))
         # One listener for the page's life; it reports to whichever visitor holds the page now.
         page.on("requestfailed", lambda r: slot.current.request_failed(r.url) if slot.current else None)
         return slot
@@ -84,21 +87,20 @@ class VisitorPool:
     async def _hand_over(self, slot: _Slot, scripts: tuple[str, ...]) -> Visitor:
         """The slot's page as a new visitor's, with this visitor's patch scripts (swapped only if they differ)."""
         if scripts != slot.scripts:
-            for installed in slot.installed:
-                # Playwright types add_init_script's Disposable as a plain async context manager; leaving it
-                # is what removes the script (Disposable.close).
-                await installed.__aexit__(None, None, None)
-            slot.installed = [await slot.page.add_init_script(script=s) for s in scripts]
+            for identifier in slot.installed:
+                await slot.world.remove_script(identifier)
+            slot.installed = [await slot.world.add_script(s) for s in scripts]
             slot.scripts = scripts
         slot.prepared.guard.blocked_from.clear()
-        visitor = Visitor(page=slot.page, guard=slot.prepared.guard, base_url=self.base_url)
-        slot.prepared.route_events_to(visitor.record)
+        visitor = Visitor(page=slot.page, guard=slot.prepared.guard, base_url=self.base_url, world=slot.world,
+                          goal_names=slot.prepared.goal_names)
+        slot.world.route_to(visitor.receive)
         slot.current = visitor
         return visitor
 
     async def _wipe(self, slot: _Slot) -> bool:
         """Remove everything the visitor could have left; ``False`` if that could not be done."""
-        slot.prepared.route_events_to(lambda _event: None)  # what the old document says on unload is no one's
+        slot.world.route_to(lambda _event, _document: None)  # what the old document says on unload is no one's
         slot.current = None
         context, page = slot.prepared.context, slot.page
         origin = origin_of(self.base_url)
@@ -121,6 +123,8 @@ class VisitorPool:
                 slot.cdp.send("Network.clearBrowserCache"),
                 context.clear_cookies(), context.clear_permissions(),
                 context.clock.set_system_time(VIRTUAL_EPOCH))
+            # All that about:blank sent while loading arrives before the next visitor is given the page.
+            await slot.world.barrier()
             return True
         except PlaywrightError:
             return False

@@ -1,27 +1,35 @@
-"""One visitor's page: device, network fence, virtual clock, tracker and patch scripts, real input."""
+"""One visitor's page: device, network fence, virtual clock, tracker and patch scripts, real input.
+
+The tracker and the patch scripts run in uiab's isolated world (:mod:`harness.browser.isolated`), out of the
+page's reach. That world's clock is the real one, so time is kept here: each event is stamped on arrival
+with the visitor's virtual clock (:attr:`Visitor.now_ms`, moved only by :meth:`Visitor.advance`), and a page
+view's dwell is the virtual time between its ``page_view`` and its ``page_leave``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
 from agent.kernel import first_line
 from agent.kernel.pagejs import with_page_common
+from harness.browser.isolated import World
 from harness.browser.launch import BrowserSession, NetworkGuard, origin_of
 
 __all__ = [
     "VIRTUAL_EPOCH",
     "Visitor",
     "VisitorContext",
+    "attach_world",
     "new_visitor",
     "open_visitor",
     "prepare_context",
@@ -44,45 +52,70 @@ def tracker_script(goals: Sequence[dict[str, str]] = ()) -> str:
     return f"window.__UIAB_CONFIG__ = {json.dumps({'goals': list(goals)})};\n{source}"
 
 
+def _number(value: float) -> float | int:
+    # Whole milliseconds stay integers, as Date.now() gave them, so stored events keep their exact form.
+    return int(value) if float(value).is_integer() else value
+
+
 @dataclass
 class VisitorContext:
-    """A browser context made ready for visitors: clock, fence, tracker binding and script."""
+    """A browser context made ready for visitors: clock, fence, and the tracker each page gets."""
 
     context: BrowserContext
     guard: NetworkGuard
-    sink: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    goals: tuple[dict[str, str], ...] = ()
 
-    def route_events_to(self, record: Callable[[dict[str, Any]], None]) -> None:
-        self.sink[:] = [record]
+    @property
+    def goal_names(self) -> frozenset[str]:
+        return frozenset(str(g["name"]) for g in self.goals)
 
 
 async def prepare_context(browser: BrowserSession, base_url: str, *, device: dict[str, Any] | None,
                           goals: Sequence[dict[str, str]]) -> VisitorContext:
-    """A new context with the device's descriptor, the virtual clock, the network fence and the tracker."""
+    """A new context with the device's descriptor, the virtual clock and the network fence."""
     context = await browser.browser.new_context(**dict(device or {}), service_workers="block")
-    # The clock is installed first, so the tracker's init script already sees virtual time. Paused at a fixed
-    # instant, only the session moves time: dwell is deterministic and costs no real waiting. (REFERENCES:
-    # page.clock.install replaces performance, so Web Vitals are measured in contexts without it.)
+    # Paused at a fixed instant, only the session moves time: page timers are deterministic and dwell costs
+    # no real waiting. (REFERENCES: page.clock.install replaces performance, so Web Vitals are measured in
+    # contexts without it.)
     await context.clock.install(time=VIRTUAL_EPOCH - timedelta(minutes=1))
     await context.clock.pause_at(VIRTUAL_EPOCH)
     guard = NetworkGuard(origin=origin_of(base_url))
     await guard.install(context)
-    prepared = VisitorContext(context=context, guard=guard)
-    await context.expose_binding("__uiab_emit", lambda _src, event: [r(event) for r in prepared.sink])
-    await context.add_init_script(script=tracker_script(goals))
-    return prepared
+    return VisitorContext(context=context, guard=guard, goals=tuple(dict(g) for g in goals))
+
+
+async def attach_world(prepared: VisitorContext, page: Page, cdp: CDPSession | None = None) -> World:
+    """uiab's isolated world on ``page``, with the tracker in it: every document the page loads from now."""
+    world = await World.attach(cdp or await prepared.context.new_cdp_session(page))
+    await world.add_script(tracker_script(prepared.goals))
+    return world
 
 
 @dataclass
 class Visitor:
-    """A page for one visitor; ``events`` fills from the in-page tracker as things happen."""
+    """A page for one visitor; ``events`` fills from the tracker and the browser as things happen."""
 
     page: Page
     guard: NetworkGuard
     base_url: str
+    world: World
+    goal_names: frozenset[str] = frozenset()  # the experiment's goals: no other name is a conversion
     now_ms: float = 0.0  # virtual milliseconds since the visitor arrived; only :meth:`advance` moves it
     events: list[dict[str, Any]] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
+    _views: dict[int, float] = field(default_factory=dict, repr=False)  # document (world context) -> page_view time
+
+    def receive(self, event: dict[str, Any], document: int | None) -> None:
+        """An event from the world: stamped with virtual time; a leave gets its page view's dwell."""
+        kind = event["type"]
+        if kind == "goal" and event.get("goal") not in self.goal_names:
+            return
+        event["t"] = _number(_EPOCH_MS + self.now_ms)
+        if document is not None and kind == "page_view":
+            self._views[document] = self.now_ms
+        elif document is not None and kind == "page_leave":
+            event["dwell_ms"] = _number(self.now_ms - self._views.get(document, self.now_ms))
+        self.record(event)
 
     def request_failed(self, url: str) -> None:
         """Count a request that failed on its own; the ones the network fence blocked are counted there."""
@@ -105,32 +138,42 @@ class Visitor:
         if self.page.url != "about:blank":
             await self.finish()
         await self.page.goto(url, wait_until="load")
+        await self._barrier()
 
     async def advance(self, ms: float) -> None:
-        """Move virtual time forward, running the page's timers; an error thrown by a timer is recorded."""
+        """Move virtual time forward, running the page's timers; an error thrown by a timer is recorded.
+
+        What the page's timers cause meanwhile is stamped with the time the wait began: :attr:`now_ms` moves
+        once, when the whole wait has passed and everything the page sent during it has arrived.
+        """
         target = self.now_ms + max(0, round(ms))
+        reached = self.now_ms
         mark = len(self.events)
         for _ in range(100):  # a page that throws from every timer must not stall the session
             try:
-                await self.page.clock.run_for(max(0, round(target - self.now_ms)))
-                self.now_ms = target
-                return
+                await self.page.clock.run_for(max(0, round(target - reached)))
+                reached = target
+                break
             except PlaywrightError as exc:
                 message = first_line(exc)
-                self.now_ms = await self._page_now()  # the clock stopped at the timer that threw
+                reached = await self._page_now(reached, target)  # the clock stopped at the timer that threw
                 if "Execution context was destroyed" in message or "navigat" in message:
                     await self.settle(since=mark)
                     continue
-                self.record({"type": "js_error", "t": _EPOCH_MS + self.now_ms, "url": self.path(),
+                await self._barrier()
+                self.record({"type": "js_error", "t": _EPOCH_MS + reached, "url": self.path(),
                              "message": message.split(": ", 1)[-1], "source": "timer"})
+        await self._barrier()
+        self.now_ms = reached
 
-    async def _page_now(self) -> float:
+    async def _page_now(self, low: float, high: float) -> float:
+        # The page's own clock, read in its world; the page could fake Date, so it is held to this wait.
         for _ in range(3):
             try:
-                return float(await self.page.evaluate("Date.now()")) - _EPOCH_MS
+                return min(max(float(await self.page.evaluate("Date.now()")) - _EPOCH_MS, low), high)
             except PlaywrightError:
                 await self.settle()
-        return self.now_ms
+        return low
 
     async def settle(self, since: int | None = None) -> None:
         """Wait for the page to load, and first for a navigation the tracker saw start after event ``since``."""
@@ -157,11 +200,8 @@ class Visitor:
             await self._barrier()
 
     async def _barrier(self) -> None:
-        # A round trip to the page: every event the input produced has reached Python when it returns.
-        try:
-            await self.page.evaluate("0")
-        except PlaywrightError:
-            pass
+        # A round trip on the world's session: every event the input produced has reached Python when it returns.
+        await self.world.barrier()
 
     async def click(self, x: float, y: float, *, touch: bool = False) -> None:
         """Real input at a point; the browser decides what it hits; any navigation is followed."""
@@ -209,19 +249,25 @@ class Visitor:
     async def finish(self) -> None:
         """Close the current page view, so its dwell and scroll depth are recorded."""
         try:
-            await self.page.evaluate("window.__uiab && window.__uiab.leave('end')")
+            await self.world.evaluate("window.__uiab && window.__uiab.leave('end')")
         except PlaywrightError:
             pass
         await self._barrier()
 
 
 async def new_visitor(prepared: VisitorContext, base_url: str, init_scripts: Sequence[str] = ()) -> Visitor:
-    """A new page in a prepared context, with this visitor's patch scripts (page-level, gone with the page)."""
+    """A new page in a prepared context, with this visitor's patch scripts (in uiab's world, gone with the page).
+
+    Only this page is measured: a window the page opens gets no tracker, so it can neither add to this
+    visitor's events nor forge any.
+    """
     page = await prepared.context.new_page()
+    world = await attach_world(prepared, page)
     for script in init_scripts:
-        await page.add_init_script(script=script)
-    visitor = Visitor(page=page, guard=prepared.guard, base_url=base_url)
-    prepared.route_events_to(visitor.record)
+        await world.add_script(script)
+    visitor = Visitor(page=page, guard=prepared.guard, base_url=base_url, world=world,
+                      goal_names=prepared.goal_names)
+    world.route_to(visitor.receive)
     page.on("requestfailed", lambda r: visitor.request_failed(r.url))
     return visitor
 

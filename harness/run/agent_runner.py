@@ -179,7 +179,7 @@ class BrowserSessionRunner:
         visitor = live.visitor
         patch = self.catalog[action].patch
         if action != 0 and not patch.is_empty:
-            await visitor.page.evaluate(patch_init_script(patch))
+            await visitor.world.evaluate(patch_init_script(patch))  # in uiab's world, like every patch
         live.actions.append(action)
         live.previous_action = action
         page_before, views_before = visitor.path(), sum(e["type"] == "page_view" for e in visitor.events)
@@ -217,7 +217,7 @@ class BrowserSessionRunner:
 
     def _outcome(self, live: _Live, events: list[dict[str, Any]], action: int, *, ended: bool) -> dict[str, Any]:
         """The page view's measurements, from the tracker only, in the shape agent.reward expects."""
-        view = session_result(events)
+        view = session_result(events, goals=self.experiment.goals.keys())
         dwell = sum(p.dwell_ms or 0.0 for p in view.pages[:1])
         applied: bool | None = None
         if action != 0:
@@ -248,7 +248,7 @@ class BrowserSessionRunner:
         try:
             await live.visitor.finish()
             result = session_result(live.visitor.events, blocked=len(live.visitor.guard.blocked),
-                                    failed=len(live.visitor.failed_requests))
+                                    failed=len(live.visitor.failed_requests), goals=self.experiment.goals.keys())
             self.finished.append(FinishedSession(live.visitor_id, live.persona.name, live.device, live.seed, end,
                                                  result, list(live.visitor.events), list(live.actions)))
         finally:

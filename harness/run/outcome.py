@@ -1,8 +1,13 @@
-"""A session's measured outcome, built only from tracker events — never from the persona's bookkeeping."""
+"""A session's measured outcome, built only from tracker events — never from the persona's bookkeeping.
+
+The events come from uiab's isolated world and the browser's own error reports (harness/browser/isolated.py),
+which page script cannot reach; a conversion is one of the experiment's own goals, never a name from
+elsewhere.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -70,11 +75,12 @@ class SessionResult:
         return [PageViewRow(p.url, p.t_start, p.dwell_ms, p.scroll_depth) for p in self.pages]
 
 
-def session_result(events: Sequence[dict[str, Any]], *, blocked: int = 0, failed: int = 0) -> SessionResult:
-    """Fold the tracker's event stream into a :class:`SessionResult`."""
+def session_result(events: Sequence[dict[str, Any]], *, blocked: int = 0, failed: int = 0,
+                   goals: Collection[str] | None = None) -> SessionResult:
+    """Fold the tracker's event stream into a :class:`SessionResult`; with ``goals``, only those names count."""
     pages: list[dict[str, Any]] = []
     clicks = interactive = misclicks = js_errors = console_errors = 0
-    goals: list[str] = []
+    reached: list[str] = []
     clicked: list[str] = []
     patches: list[dict[str, Any]] = []
     for event in events:
@@ -97,8 +103,8 @@ def session_result(events: Sequence[dict[str, Any]], *, blocked: int = 0, failed
                 clicked.append(str(event.get("selector", "")))
         elif kind == "misclick":
             misclicks += 1
-        elif kind == "goal" and event.get("goal") not in goals:
-            goals.append(str(event["goal"]))
+        elif kind == "goal" and event.get("goal") not in reached and (goals is None or event.get("goal") in goals):
+            reached.append(str(event["goal"]))
         elif kind == "js_error":
             js_errors += 1
         elif kind == "console_error":
@@ -110,7 +116,7 @@ def session_result(events: Sequence[dict[str, Any]], *, blocked: int = 0, failed
         clicks=clicks,
         interactive_clicks=interactive,
         misclicks=misclicks,
-        goals=tuple(goals),
+        goals=tuple(reached),
         js_errors=js_errors,
         console_errors=console_errors,
         blocked_requests=blocked,

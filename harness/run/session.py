@@ -56,6 +56,7 @@ class SessionOutcome:
 
 
 def _goal_reached(visitor: Visitor) -> bool:
+    # The visitor keeps only goal events of the experiment's own goals (Visitor.receive).
     return any(e["type"] == "goal" for e in visitor.events)
 
 
@@ -111,6 +112,6 @@ async def run_persona_session(pool: VisitorPool, experiment: Experiment, plan: V
         except PlaywrightError as exc:
             end, error = "error", first_line(exc)
         result = session_result(visitor.events, blocked=len(visitor.guard.blocked),
-                                failed=len(visitor.failed_requests))
+                                failed=len(visitor.failed_requests), goals=experiment.goals.keys())
         return SessionOutcome(plan=plan, result=result, end=end, device=persona.device,
                               events=list(visitor.events), decisions=decisions, error=error)

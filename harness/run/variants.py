@@ -1,4 +1,4 @@
-"""Turn an experiment's variant into the init scripts that apply its patch before first paint."""
+"""Turn an experiment's variant into the init scripts that apply its patch before first paint (in uiab's world)."""
 
 from __future__ import annotations
 

@@ -201,7 +201,13 @@
   new MutationObserver(apply).observe(document, { childList: true, subtree: true });
   const start = () => { ready = true; apply(); };
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start, { once: true });
+    // Only the parser's own DOMContentLoaded: one the page dispatches itself must not make the runtime report early.
+    const onReady = (e) => {
+      if (!e.isTrusted) return;
+      document.removeEventListener("DOMContentLoaded", onReady);
+      start();
+    };
+    document.addEventListener("DOMContentLoaded", onReady);
   } else {
     start();
   }

@@ -1,6 +1,9 @@
-// uiab tracker: injected at document start in every page (an init script) before the page's own scripts.
-// Every event goes to Python at once through the exposed binding, so navigating away loses nothing that
-// happened before it. Timestamps come from Date.now(), which Playwright's clock makes virtual.
+// uiab tracker: runs at document start in every page, in uiab's isolated world (harness/browser/isolated.py),
+// before the page's own scripts. It shares the page's DOM but none of its JavaScript: page script can neither
+// see nor call anything here. Every event goes to Python at once through the world's binding, so navigating
+// away loses nothing that happened before it. Time is not read here (this world's clock is the real one, the
+// virtual clock fakes only the page's): Python stamps each event and computes dwell on its virtual clock.
+// Only trusted events count: a click, a navigation or a page hide that page script dispatched is not one.
 (() => {
   if (window.__uiab) return;
   const config = window.__UIAB_CONFIG__ || { goals: [] };
@@ -8,22 +11,21 @@
 
   function send(type, data) {
     if (type !== "page_view") start();
-    const event = Object.assign({ type, t: Date.now(), url: location.pathname + location.search }, data || {});
-    if (typeof window.__uiab_emit === "function") {
-      while (backlog.length) window.__uiab_emit(backlog.shift());
-      window.__uiab_emit(event);
+    // t (and a leave's dwell_ms) are filled in by Python; the keys are here so the event keeps its shape.
+    const event = Object.assign({ type, t: null, url: location.pathname + location.search }, data || {});
+    const emit = window.__uiab_emit;  // the binding, installed in this world before this script runs
+    if (typeof emit === "function") {
+      while (backlog.length) emit(JSON.stringify(backlog.shift()));
+      emit(JSON.stringify(event));
     } else {
-      backlog.push(event);  // the binding is installed with the page; flushed on the next event
+      backlog.push(event);  // no binding yet: flushed with the next event
     }
   }
 
   // INTERACTIVE and selectorOf, shared with the persona snapshot (agent/kernel/js/page_common.js), go here.
   // @uiab:page-common
 
-  // Playwright's clock catches up on its own log the first time it is read after all init scripts ran;
-  // read during this script it would still show the time of the first page. The clock is paused, so the
-  // moment the document starts parsing is the same virtual instant as navigation.
-  let pageStart = null;
+  let started = false;
   let maxDepth = 0;
   let reportedBucket = -1;
   let left = false;
@@ -49,12 +51,12 @@
     start();
     left = true;
     maxDepth = Math.max(maxDepth, scrollDepth());
-    send("page_leave", { dwell_ms: Date.now() - pageStart, scroll_depth: Number(maxDepth.toFixed(3)), reason });
+    send("page_leave", { dwell_ms: null, scroll_depth: Number(maxDepth.toFixed(3)), reason });
   }
 
   function start() {
-    if (pageStart !== null) return;
-    pageStart = Date.now();
+    if (started) return;
+    started = true;
     send("page_view", { referrer: document.referrer || null, title: document.title || null });
     for (const goal of config.goals) {
       if (goal.url && (location.pathname === goal.url || location.pathname + location.search === goal.url)) {
@@ -62,10 +64,13 @@
       }
     }
   }
-  document.addEventListener("readystatechange", start, { once: true });
-  document.addEventListener("DOMContentLoaded", start, { once: true });
+  // Listeners are registered in this world, so page script cannot remove them; a synthetic event it
+  // dispatches reaches them too, with isTrusted false, and is ignored.
+  const trusted = (handler) => (e) => { if (e.isTrusted) handler(e); };
+  document.addEventListener("readystatechange", trusted(start));
+  document.addEventListener("DOMContentLoaded", trusted(start));
 
-  window.addEventListener("click", (e) => {
+  window.addEventListener("click", trusted((e) => {
     const target = e.target instanceof Element ? e.target : null;
     const interactive = target ? target.closest(INTERACTIVE) : null;
     // x, y are viewport coordinates (what the persona aimed at); px, py are page coordinates, which the
@@ -84,33 +89,21 @@
     for (const goal of config.goals) {
       if (goal.click && target && target.closest(goal.click)) send("goal", { goal: goal.name, via: "click" });
     }
-  }, true);
+  }), true);
 
-  window.addEventListener("scroll", noteScroll, { passive: true, capture: true });
-  window.addEventListener("load", noteScroll);
-  window.addEventListener("pagehide", () => leave("pagehide"));
+  window.addEventListener("scroll", trusted(noteScroll), { passive: true, capture: true });
+  window.addEventListener("load", trusted(noteScroll));
+  window.addEventListener("pagehide", trusted(() => leave("pagehide")));
   // The Navigation API fires synchronously when a link, form or script starts a navigation; the event
   // reaches Python before the old document goes away, so Python knows whether to wait for a new one.
   if (window.navigation) {
-    window.navigation.addEventListener("navigate", (e) => {
+    window.navigation.addEventListener("navigate", trusted((e) => {
       send("navigate", { to: e.destination.url, same_document: !!e.destination.sameDocument });
       // The page is left when the navigation starts: pagehide fires too late for its message to arrive.
       if (!e.destination.sameDocument) leave("navigate");
-    });
+    }));
   }
-
-  window.addEventListener("error", (e) => {
-    send("js_error", { message: String(e.message || e.error || "error"), source: e.filename || null,
-                       line: e.lineno || null });
-  });
-  window.addEventListener("unhandledrejection", (e) => {
-    send("js_error", { message: "unhandled rejection: " + String(e.reason && e.reason.message || e.reason) });
-  });
-  const consoleError = console.error.bind(console);
-  console.error = (...args) => {
-    send("console_error", { message: args.map((a) => String(a)).join(" ").slice(0, 500) });
-    consoleError(...args);
-  };
+  // Page errors and console errors are not listened for here: Python takes them from the browser itself.
 
   Object.defineProperty(window, "__uiab", {
     value: Object.freeze({ send, leave, selectorOf, scrollDepth }),
