@@ -109,6 +109,9 @@ site = "{site}"
 entry = "/index.html"
 personas = ["funnel-walker.toml"]
 
+[[funnel]]
+page = "/index.html"
+
 [goals.conversion]
 click = "#checkout"
 

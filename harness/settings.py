@@ -12,9 +12,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from agent.kernel import InputError, UiabError, error_from_validation, first_line
+from agent.kernel import InputError, UiabError, error_from_validation, first_line, read_text
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["MAX_SESSIONS", "MAX_STAGES", "Settings", "load_settings"]
+
+# The most sessions one command may ask for: at ~1.5 sessions/s on 2 cores, 10 000 is about two hours per
+# variant. Anything bigger is a typo (an extra 0) more often than a plan, and it would run silently for days.
+MAX_SESSIONS = 10_000
+MAX_STAGES = 10  # a traffic ramp of more than ten steps is a typo too
 
 
 class Settings(BaseSettings):
@@ -49,6 +54,8 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build settings, turning a bad value into a one-line :class:`InputError`."""
     clean = {k: v for k, v in overrides.items() if v is not None}
+    if Path("uiab.toml").is_file():  # pydantic-settings' own reader would raise UnicodeDecodeError
+        read_text(Path("uiab.toml"), what="settings file", fix="repair or remove uiab.toml")
     try:
         return Settings(**clean)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -22,17 +22,29 @@ def first_line(exc: BaseException) -> str:
 
 def read_text(path: Path, *, error: type[InputError] = InputError, what: str = "file",
               fix: str = "check the path") -> str:
-    """A file's text as UTF-8; a missing, unreadable or non-UTF-8 file is one line of ``error``."""
+    """A file's text as UTF-8; a missing, unreadable or non-UTF-8 file is one line of ``error``.
+
+    A UTF-8 byte-order mark (Windows editors write one) is dropped; UTF-16 and binary files are refused.
+    """
     source = str(path)
     try:
-        return Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise error(f"no such {what}", source=source, fix=fix) from None
-    except UnicodeDecodeError as exc:
-        raise error(f"not UTF-8 text (byte {exc.start})", source=source,
-                    fix=f"save the {what} as UTF-8") from None
+    except IsADirectoryError:
+        raise error("is a folder, not a file", source=source, fix=fix) from None
     except OSError as exc:
         raise error(f"cannot read the {what}: {exc.strerror or exc}", source=source, fix=fix) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise error("UTF-16 text, not UTF-8", source=source, fix=f"save the {what} as UTF-8") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text (byte {exc.start})", source=source, fix=f"save the {what} as UTF-8") from None
+    if "\x00" in text:
+        raise error(f"a binary file, not text (NUL at character {text.index(chr(0))})", source=source,
+                    fix=f"pass the {what} itself, saved as UTF-8 text") from None
+    return text
 
 
 def read_toml(path: Path, *, error: type[InputError] = InputError, what: str = "file",

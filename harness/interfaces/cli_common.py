@@ -15,10 +15,11 @@ from rich.text import Text
 
 from agent.kernel import InputError, UiabError, first_line
 from harness.interfaces.logs import configure_logging
-from harness.settings import Settings, load_settings
+from harness.settings import MAX_SESSIONS, Settings, load_settings
 
-__all__ = ["DbOpt", "ExperimentArg", "JsonOpt", "NoReportOpt", "cli_command", "command_settings", "emit_json",
-           "err", "err_line", "out", "parse_stages", "warn", "write_report"]
+__all__ = ["DbOpt", "ExperimentArg", "JsonOpt", "NoReportOpt", "cli_command", "command_settings",
+           "emit_json", "err", "err_line", "error_line", "out", "parse_stages", "sessions_option", "warn",
+           "write_report"]
 
 P = ParamSpec("P")
 
@@ -33,6 +34,11 @@ NoReportOpt = Annotated[bool, typer.Option("--no-report", help="skip the HTML re
                                            "in the browser)")]
 
 
+def sessions_option(name: str, text: str, *, low: int = 1) -> Any:
+    """A session count, bounded: ``--sessions 1000000000`` is a typo, refused before any work starts."""
+    return typer.Option(name, min=low, max=MAX_SESSIONS, help=f"{text} (at most {MAX_SESSIONS})")
+
+
 def err_line(label: str, style: str, message: str) -> None:
     """One line on stderr: ``label`` in ``style``, then ``message`` verbatim."""
     # A Text, not markup: a message may hold brackets (``[[ops]]``, ``funnel[2]``) that rich would parse as tags.
@@ -44,6 +50,11 @@ def warn(label: str, message: str) -> None:
     err_line(label, "yellow", message)
 
 
+def error_line(message: str) -> None:
+    """The one line every refused command prints: ``uiab: error: SOURCE: field: problem (fix: ...)``."""
+    err_line("uiab: error:", "bold red", " ".join(message.split()))
+
+
 def cli_command(body: Callable[P, int]) -> Callable[P, None]:
     """A command: ``body`` returns the exit code; a :class:`UiabError` is one line on stderr and exits with its
     ``exit_code`` (bad input 2, infrastructure 4); Ctrl-C exits 130."""
@@ -53,7 +64,7 @@ def cli_command(body: Callable[P, int]) -> Callable[P, None]:
         try:
             code = body(*args, **kwargs)
         except UiabError as exc:
-            err_line("uiab: error:", "bold red", " ".join(exc.one_line().split()))
+            error_line(exc.one_line())
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             warn("uiab: interrupted", "— finished sessions are stored; the run is marked interrupted")
@@ -74,13 +85,19 @@ def emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
-def parse_stages(text: str, *, example: str) -> tuple[int, ...]:
-    """``--stages 10,50,100`` as percentages; anything else is bad input."""
+def parse_stages(text: str, *, example: str, command: str) -> tuple[int, ...]:
+    """``--stages 10,50,100`` as increasing percentages (at most MAX_STAGES); anything else is bad input."""
+    from harness.run.experiment import stages_problem
+
     try:
-        return tuple(int(x) for x in text.split(","))
+        stages = tuple(int(x) for x in text.split(","))
     except ValueError:
-        raise InputError(f"--stages {text!r} is not a comma-separated list of percentages", field="--stages",
-                         fix=f"e.g. --stages {example}") from None
+        raise InputError(f"{text!r} is not a comma-separated list of percentages", source=command,
+                         field="--stages", fix=f"e.g. --stages {example}") from None
+    problem = stages_problem(stages)
+    if problem:
+        raise InputError(problem, source=command, field="--stages", fix=f"e.g. --stages {example}")
+    return stages
 
 
 def write_report(settings: Settings, run_id: int, folder: Path, *,

@@ -21,10 +21,11 @@ from harness.interfaces.cli_common import (
     err_line,
     out,
     parse_stages,
+    sessions_option,
     write_report,
 )
 
-__all__ = ["nightly", "rollout"]
+__all__ = ["nightly", "reason_lines", "rollout"]
 
 
 @cli_command
@@ -35,7 +36,8 @@ def rollout(
                                                   "or a CHECKPOINT")] = None,
     control: Annotated[str | None, typer.Option("--control", help="the control variant")] = None,
     stages: Annotated[str | None, typer.Option("--stages", help="traffic percentages, e.g. 10,50,100")] = None,
-    sessions_per_stage: Annotated[int | None, typer.Option("--sessions-per-stage", min=2)] = None,
+    sessions_per_stage: Annotated[int | None, sessions_option("--sessions-per-stage", "visitors per stage",
+                                                              low=2)] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="run seed (default UIAB_SEED)")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="write JUnit XML here")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="folder for report.json, index.html, "
@@ -55,12 +57,13 @@ def rollout(
     original: dict[str, Any] | None = None
     prior: dict[str, Any] = {}
     path, ref, ctrl, per_stage, run_seed = experiment, candidate, control, sessions_per_stage, seed
-    stage_list = parse_stages(stages, example="10,50,100") if stages else None
+    stage_list = parse_stages(stages, example="10,50,100", command="uiab rollout") if stages is not None else None
     if replay is not None:
-        with Store(settings.db) as store:
+        with Store(settings.db, read_only=True) as store:  # a lookup: it never creates or migrates the file
             original = store.run(replay)
             if original is None or original["kind"] != "rollout":
-                raise InputError(f"no rollout run {replay} in {settings.db}", field="--replay",
+                raise InputError(f"no rollout run {replay} in {settings.db}", source=str(settings.db),
+                                 field="--replay",
                                  fix="pass the run_id a rollout printed")
             config = json.loads(original["config"])
             prior = json.loads(original["summary"] or "{}")
@@ -68,7 +71,7 @@ def rollout(
         ref, ctrl = config["candidate"], config["control"]
         stage_list, per_stage, run_seed = tuple(config["stages"]), config["sessions_per_stage"], original["seed"]
     if path is None or ref is None:
-        raise InputError("missing EXPERIMENT or --candidate", field="--candidate",
+        raise InputError("missing EXPERIMENT or --candidate", source="uiab rollout", field="--candidate",
                          fix="uiab rollout EXPERIMENT --candidate NAME, or uiab rollout --replay RUN_ID")
     options = RolloutOptions(candidate=ref, control=ctrl, stages=stage_list, sessions_per_stage=per_stage,
                              seed=run_seed, report_dir=report, replay_of=replay)
@@ -89,8 +92,8 @@ def rollout(
     colour = {"promote": "green", "rollback": "red", "inconclusive": "yellow"}[result.verdict]
     out.print(f"[bold {colour}]{result.verdict.upper()}[/] "
               + escape(f"{result.candidate} vs {result.control} (run {result.run_id})"), highlight=False)
-    for reason in result.reasons:
-        out.print(f"  [red]✗[/] {escape(reason)}", highlight=False)
+    for line in reason_lines(result):
+        out.print(line, highlight=False)
     for warning in result.warnings:
         out.print(f"  [yellow]![/] {escape(warning)}", highlight=False)
     if original is not None:
@@ -101,14 +104,22 @@ def rollout(
     return result.exit_code
 
 
+def reason_lines(result: Any) -> list[str]:
+    """The verdict's reasons as rich markup, each marked by its check's status: a promote's reason is its
+    passing primary check (a green ✓, not a red ✗); an inconclusive one's is skipped (–)."""
+    status = {c.message: c.status for c in result.checks}
+    marks = {"pass": "[green]✓[/]", "skip": "[yellow]–[/]", "fail": "[red]✗[/]"}
+    return [f"  {marks[status.get(reason, 'fail')]} {escape(reason)}" for reason in result.reasons]
+
+
 @cli_command
 def nightly(
     experiment: ExperimentArg,
-    sessions: Annotated[int, typer.Option("--sessions", min=1, help="simulate: visitors, each under every "
-                                          "variant")] = 30,
-    train_sessions: Annotated[int, typer.Option("--train-sessions", min=1, help="train: learning sessions")] = 60,
+    sessions: Annotated[int, sessions_option("--sessions", "simulate: visitors, each under every variant")] = 30,
+    train_sessions: Annotated[int, sessions_option("--train-sessions", "train: learning sessions")] = 60,
     stages: Annotated[str, typer.Option("--stages", help="rollout: traffic percentages")] = "50,100",
-    sessions_per_stage: Annotated[int, typer.Option("--sessions-per-stage", min=2, help="rollout")] = 30,
+    sessions_per_stage: Annotated[int, sessions_option("--sessions-per-stage", "rollout: visitors per stage",
+                                                   low=2)] = 30,
     seed: Annotated[int | None, typer.Option("--seed", help="run seed (default UIAB_SEED)")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="reports folder (default UIAB_REPORT_DIR)")] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="start over instead of resuming an unfinished "
@@ -121,7 +132,7 @@ def nightly(
     """smoke → simulate → train → rollout of the agent's best patch → report; rerun to resume after a stop."""
     from harness.interfaces.nightly import NightlyOptions, run_nightly
 
-    stage_list = parse_stages(stages, example="50,100")
+    stage_list = parse_stages(stages, example="50,100", command="uiab nightly")
     settings = command_settings(db=db, report_dir=out_dir)
     options = NightlyOptions(sessions=sessions, train_sessions=train_sessions, stages=stage_list,
                              sessions_per_stage=sessions_per_stage, seed=settings.seed if seed is None else seed,

@@ -29,11 +29,11 @@ def report_command(
     from harness.report.render import build_report, resolve_run_id
     from harness.store.database import Store
 
+    if run.strip().lower() != "latest" and not run.strip().isdigit():
+        raise InputError(f"{run!r} is not a run id", source="uiab report", field="RUN_ID",
+                         fix="pass a number a uiab command printed, or latest")
     settings = command_settings(db=db)
-    if not settings.db.is_file():
-        raise InputError(f"no database at {settings.db}", field="--db",
-                         fix="pass the --db a uiab command wrote to (default: UIAB_DB or ./uiab.db)")
-    with Store(settings.db) as store:
+    with Store(settings.db, read_only=True) as store:  # a report only reads: no file created, none migrated
         run_id = resolve_run_id(store, run)
         kind = store.run(run_id)["kind"]  # type: ignore[index]  # resolve_run_id returned a stored run
         folder = out_dir or settings.report_dir / f"{kind}-{run_id}"
@@ -53,10 +53,10 @@ def decisions_export(
     from harness.store.database import Store
 
     settings = command_settings(db=db)
-    with Store(settings.db) as store:
+    with Store(settings.db, read_only=True) as store:
         rows = store.decisions(run_id)
     if not rows:
-        raise InputError(f"run {run_id} has no decisions in {settings.db}", field="RUN_ID",
+        raise InputError(f"run {run_id} has no decisions in {settings.db}", source=str(settings.db), field="RUN_ID",
                          fix="pass the run_id `uiab train` printed")
     written = to_jsonl([DecisionRecord.from_dict(r) for r in rows], out_file)
     err.print(f"wrote {written} decisions to {out_file}", highlight=False, markup=False)

@@ -22,6 +22,7 @@ from harness.interfaces.cli_common import (
     emit_json,
     err,
     out,
+    sessions_option,
     write_report,
 )
 
@@ -85,8 +86,7 @@ def _progress(label: str, field: str) -> Progress:
 @cli_command
 def simulate(
     experiment: ExperimentArg,
-    sessions: Annotated[int, typer.Option("--sessions", min=1, help="visitors (paired: each runs under "
-                                          "every variant)")] = 100,
+    sessions: Annotated[int, sessions_option("--sessions", "visitors (paired: each runs under every variant)")] = 100,
     seed: Annotated[int | None, typer.Option("--seed", help="run seed (default UIAB_SEED)")] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=64,
                                                     help="sessions in flight (default UIAB_CONCURRENCY)")] = None,
@@ -154,7 +154,7 @@ def _print_arms(title: str, arms: dict[str, Any]) -> None:
 @cli_command
 def train(
     experiment: ExperimentArg,
-    sessions: Annotated[int, typer.Option("--sessions", min=1, help="learning sessions (visitors)")] = 200,
+    sessions: Annotated[int, sessions_option("--sessions", "learning sessions (visitors)")] = 200,
     policy: Annotated[str, typer.Option("--policy", help="dqn | uniform | egreedy | thompson | linucb")] = "dqn",
     seed: Annotated[int | None, typer.Option("--seed", help="run seed (default UIAB_SEED)")] = None,
     out_path: Annotated[Path | None, typer.Option("--out", help="checkpoint to write (DQN)")] = None,
@@ -168,7 +168,8 @@ def train(
     from harness.run.train import run_training
 
     if policy not in POLICIES:
-        raise InputError(f"unknown policy {policy!r}", field="--policy", fix=f"use one of: {', '.join(POLICIES)}")
+        raise InputError(f"unknown policy {policy!r}", source="uiab train", field="--policy",
+                         fix=f"use one of: {', '.join(POLICIES)}")
     settings = command_settings(db=db)
     run_seed = settings.seed if seed is None else seed
     progress = _progress(f"train {policy}", "mean")

@@ -2,16 +2,68 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from agent.catalog import ActionCatalog, build_catalog
-from agent.kernel import InputError, error_from_validation, read_toml
+from agent.css_validator import validate_selector
+from agent.kernel import InputError, PatchValidationError, PersonaError, error_from_validation, read_toml
+from agent.patch import load_patch
+from harness.settings import MAX_SESSIONS, MAX_STAGES
+from personas import load_persona
 
-__all__ = ["AgentSettings", "Experiment", "FunnelStep", "Goal", "Guardrails", "RolloutSettings", "Variant",
-           "load_experiment"]
+__all__ = ["MAX_SESSIONS", "MAX_STAGES", "NAME_PATTERN", "AgentSettings", "Experiment", "FunnelStep", "Goal",
+           "Guardrails", "RolloutSettings", "Variant", "load_experiment", "stages_problem"]
+
+# A slug: it names folders (nightly-NAME) and seeds the assignment salt, so no '/', no leading '.', no spaces.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+_NAME_FIX = "use letters, digits, '.', '_' or '-', starting with a letter or digit (at most 80), e.g. shop-checkout"
+# Playwright's own selector engines (xpath=, text=, css=, id=, internal:...=), its chaining (>>) and its
+# auto-detected XPath (//, ..) and text ("...") forms: none of them is CSS, so the page's querySelector rejects them.
+_ENGINE = re.compile(r"""^\s*(?:[A-Za-z_][\w-]*(?::[\w-]+)*\s*=|//|\.\.|["'])""")
+_SELECTOR_FIX = "write a CSS selector of ids, classes, element names and bare [attributes], e.g. #checkout"
+
+
+def _custom(message: str, fix: str, field: str | None = None) -> PydanticCustomError:
+    # error_from_validation reads message, fix and field from the context: one line, with a fix of our own.
+    return PydanticCustomError("uiab_input", "{message}", {"message": message, "fix": fix, "field": field})
+
+
+def _css_selector(value: str) -> str:
+    """A funnel or goal selector in the patch grammar (agent.css_validator); Playwright engines are refused."""
+    if ">>" in value or _ENGINE.match(value):
+        raise _custom(f"{value!r} is a Playwright selector, not CSS (xpath=, text=, css= and >> are not supported)",
+                      _SELECTOR_FIX)
+    try:
+        validate_selector(value)
+    except PatchValidationError as exc:
+        where = f" at column {exc.column}" if exc.column is not None else ""
+        fix = exc.fix if exc.fix and "what a patch may contain" not in exc.fix else _SELECTOR_FIX
+        raise _custom(f"{value!r} is not a selector uiab accepts{where}: {exc.message}", fix) from None
+    return value
+
+
+def _site_path(value: str) -> str:
+    """A path on the site (``/cart.html``): never empty, never another origin (``//host``, ``http://``)."""
+    if not value.startswith("/") or value.startswith("//") or any(c.isspace() for c in value):
+        raise _custom(f"{value!r} is not a path on the site", "give a path that starts with one /, e.g. /index.html")
+    return value
+
+
+def stages_problem(stages: Sequence[int]) -> str | None:
+    """What is wrong with a traffic ramp, or ``None``: increasing percentages in (0, 100], at most MAX_STAGES."""
+    if not stages:
+        return "no stages given"
+    if len(stages) > MAX_STAGES:
+        return f"{len(stages)} stages, more than {MAX_STAGES}"
+    if any(not 0 < s <= 100 for s in stages) or list(stages) != sorted(set(stages)):
+        return f"stages {list(stages)} must be increasing percentages in (0, 100]"
+    return None
 
 
 class _Strict(BaseModel):
@@ -24,12 +76,18 @@ class FunnelStep(_Strict):
     page: str
     next: str | None = None
 
+    _page = field_validator("page")(_site_path)
+    _next = field_validator("next")(_css_selector)
+
 
 class Goal(_Strict):
     """Reached when ``click`` is clicked or ``url`` loads."""
 
     click: str | None = None
     url: str | None = None
+
+    _click = field_validator("click")(_css_selector)
+    _url = field_validator("url")(_site_path)
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Goal:
@@ -59,8 +117,8 @@ class RolloutSettings(_Strict):
 
     control: str = "control"
     # The seed's ramp: 10 → 50 → 100 % with a health check between steps (docs/references.md).
-    stages: list[int] = Field(default_factory=lambda: [10, 50, 100], min_length=1)
-    sessions_per_stage: int = Field(default=40, ge=2, le=100_000)
+    stages: list[int] = Field(default_factory=lambda: [10, 50, 100])
+    sessions_per_stage: int = Field(default=40, ge=2, le=MAX_SESSIONS)
     primary: Literal["conversion"] = "conversion"
     margin: float = Field(default=0.05, ge=0, le=1)  # the primary metric's non-inferiority margin
     promote_if: Literal["superior", "non_inferior"] = "superior"
@@ -79,8 +137,9 @@ class RolloutSettings(_Strict):
 
     @model_validator(mode="after")
     def _ramp(self) -> RolloutSettings:
-        if any(not 0 < s <= 100 for s in self.stages) or self.stages != sorted(set(self.stages)):
-            raise ValueError("stages must be increasing percentages in (0, 100], e.g. [10, 50, 100]")
+        problem = stages_problem(self.stages)
+        if problem:
+            raise _custom(problem, "e.g. stages = [10, 50, 100]", field="stages")
         return self
 
 
@@ -115,8 +174,24 @@ class Experiment(_Strict):
     agent: AgentSettings = AgentSettings()
     path: Path = Field(default=Path("experiment.toml"), exclude=True)
 
+    _entry = field_validator("entry")(_site_path)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not NAME_PATTERN.fullmatch(value):
+            raise _custom(f"{value!r} is not a slug (it names folders, e.g. nightly-NAME)", _NAME_FIX)
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Experiment:
+        if not self.funnel:
+            raise _custom("the funnel is empty: smoke would check nothing", field="funnel",
+                          fix=f'add one [[funnel]] table per page of the goal path, from page = "{self.entry}" '
+                              '(the entry), each with next = "#the-way-on" but the last')
+        if not self.variants:
+            raise _custom("no variants", field="variants",
+                          fix='add [[variants]] with name = "control", or leave `variants` out for control alone')
         if bool(self.site) == bool(self.base_url):
             raise ValueError("give exactly one of `site` (a folder to serve) or `base_url` (a running site)")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
@@ -185,4 +260,16 @@ def load_experiment(path: str | Path) -> Experiment:
         if variant.patch and not (experiment.folder / variant.patch).is_file():
             raise InputError(f"patch file {variant.patch} does not exist", source=str(path),
                              field=f"variants.{variant.name}.patch", fix="check the path, relative to this file")
+        if variant.patch and Path(variant.patch).suffix not in (".css", ".toml"):
+            raise InputError(f"patch file {variant.patch} is neither .css nor .toml", source=str(path),
+                             field=f"variants.{variant.name}.patch", fix="a patch is a .css or a .toml file")
+        if variant.patch:
+            load_patch(experiment.folder / variant.patch)  # every variant's patch, not only the ones a run picks
+    for index, ref in enumerate(experiment.personas):
+        try:
+            load_persona(ref, relative_to=experiment.folder)
+        except PersonaError as exc:
+            if exc.source:  # a persona file's own error names that file
+                raise
+            raise PersonaError(exc.message, source=str(path), field=f"personas[{index}]", fix=exc.fix) from None
     return experiment

@@ -16,10 +16,11 @@ from harness.run.experiment import Experiment, load_experiment
 from harness.run.population import experiment_personas
 from harness.run.session import SessionOutcome, VisitorPlan, run_persona_session
 from harness.run.site import site_url
+from harness.run.smoke import check_selectors
 from harness.run.summary import ArmSummary, summarize
 from harness.run.variants import variant_patch
 from harness.settings import Settings
-from harness.store.database import Store, StoredSession
+from harness.store.database import Store, StoredSession, check_database
 
 __all__ = ["SimulationReport", "run_plans", "simulate", "stored_session", "stored_session_from"]
 
@@ -122,14 +123,18 @@ async def simulate(path: Path, settings: Settings, *, sessions: int, seed: int, 
     mix = experiment_personas(experiment, personas)
     plans = plan_visitors(experiment, mix, chosen, sessions=sessions, seed=seed, paired=paired)
     workers = concurrency or settings.concurrency
-    with site_url(experiment) as base_url, Store(settings.db) as store:
+    check_database(settings.db)  # a database that is not uiab's is refused before the browser starts
+    with site_url(experiment) as base_url:
         async with open_browser(settings) as browser:
             for persona in mix:
                 browser.device(persona.device, source=f"persona {persona.name}")
+            # A goal selector that matches nothing would measure a silent 0 %: refused before anything is written.
+            await check_selectors(browser, experiment, base_url, mix[0].device)
             config = {"sessions": sessions, "variants": [v.name for v in chosen], "paired": paired,
                       "personas": [p.name for p in mix], "concurrency": workers, "base_url": base_url}
-            pool = VisitorPool(browser, base_url, experiment.goal_specs())
-            with store.tracked_run("simulate", str(experiment.path), config, seed) as run_id:
+            with Store(settings.db) as store, store.tracked_run("simulate", str(experiment.path), config,
+                                                                 seed) as run_id:
+                pool = VisitorPool(browser, base_url, experiment.goal_specs())
                 if on_start is not None:
                     on_start(len(plans))
                 try:

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
+from playwright.async_api import Error as PlaywrightError
 
+from agent.kernel import InputError
 from harness.browser.launch import BrowserSession
 from harness.browser.patching import patch_report
 from harness.browser.visitor import Visitor, open_visitor
@@ -18,7 +20,7 @@ from harness.run.outcome import session_result
 from harness.run.variants import variant_init_scripts, variant_patch
 from harness.store.database import Store, StoredSession
 
-__all__ = ["PageCheck", "SmokeWalk", "smoke_walk", "run_smoke_walks"]
+__all__ = ["PageCheck", "SmokeWalk", "check_selectors", "smoke_walk", "run_smoke_walks"]
 
 # What smoke asks the page about the funnel's next element: does it exist, is it visible, and would a
 # click at its centre land on it (not on an overlay)? One evaluate, scrolled into view first.
@@ -43,6 +45,7 @@ _PROBE_JS = """
            box: [r.left, r.top, r.width, r.height] };
 }
 """
+_COUNT_JS = "(selectors) => selectors.map((s) => document.querySelectorAll(s).length)"
 
 
 @dataclass
@@ -79,7 +82,7 @@ class SmokeWalk:
     device: str
     pages: list[PageCheck]
     events: list[dict[str, Any]]
-    bad_input: list[str] = field(default_factory=list)
+    bad_input: list[str] = field(default_factory=list)  # "field: problem": a selector that matches nothing
 
     @property
     def ok(self) -> bool:
@@ -105,6 +108,8 @@ async def smoke_walk(
     touch = bool(device.get("has_touch"))
     pages: list[PageCheck] = []
     bad_input: list[str] = []
+    goals = {name: goal.click for name, goal in experiment.goals.items() if goal.click}
+    seen: set[str] = set()  # goals whose click selector matched on some page walked
     async with open_visitor(browser, base_url, device=device, goals=experiment.goal_specs(),
                             init_scripts=variant_init_scripts(experiment, variant)) as visitor:
         response = await visitor.page.goto(_url(base_url, experiment.entry), wait_until="load")
@@ -120,6 +125,7 @@ async def smoke_walk(
                 break
             await visitor.advance(1000)
             await _screenshot(visitor, check, screenshot_dir, index)
+            await _see_goals(visitor, goals, seen)
             if step.next is None:
                 continue
             probe = await visitor.page.evaluate(_PROBE_JS, step.next)
@@ -144,6 +150,10 @@ async def smoke_walk(
         else:
             # The walk finished the funnel: the page it ends on is checked for errors too.
             await visitor.advance(1000)
+            await _see_goals(visitor, goals, seen)
+            walked = ", ".join(step.page for step in experiment.funnel)
+            bad_input.extend(f"goals.{name}.click: {selector} matches nothing on any funnel page ({walked})"
+                             for name, selector in goals.items() if name not in seen)
         await visitor.finish()
         _attribute(pages, visitor, base_url)
         result = session_result(visitor.events, blocked=len(visitor.guard.blocked),
@@ -156,6 +166,29 @@ async def smoke_walk(
             if pages[-1].ok and not result.goal_reached:
                 pages[-1].problems.append(f"goal {', '.join(experiment.goals)} not reached after the funnel")
         return SmokeWalk(variant.name, device_name, pages, list(visitor.events), bad_input)
+
+
+async def _see_goals(visitor: Visitor, goals: dict[str, str], seen: set[str]) -> None:
+    """Note which goals' click selectors match on the page as it is now."""
+    if not goals:
+        return
+    try:
+        counts = await visitor.page.evaluate(_COUNT_JS, list(goals.values()))
+    except PlaywrightError:  # the page navigated away mid-question: unknown is never a refusal
+        counts = [1] * len(goals)
+    seen.update(name for name, count in zip(goals, counts, strict=True) if count)
+
+
+async def check_selectors(browser: BrowserSession, experiment: Experiment, base_url: str, device: str) -> None:
+    """One walk of the unpatched site: a funnel or goal selector that matches nothing is bad input.
+
+    Called before a command opens its database, so a typo in a selector writes nothing; only a page can tell.
+    """
+    walk = await smoke_walk(browser, experiment, Variant(name="control"), device, base_url)
+    if walk.bad_input:
+        field, _, problem = walk.bad_input[0].partition(": ")
+        raise InputError(problem, source=str(experiment.path), field=field,
+                         fix="correct the selector in experiment.toml: it must match an element of that page")
 
 
 def _patch_problems(name: str, events: list[dict[str, Any]]) -> list[str]:

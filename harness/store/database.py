@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.kernel import InputError
-from harness.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from harness.store.migrations import MIGRATIONS, SCHEMA_VERSION, tables_at
 
-__all__ = ["SCHEMA_VERSION", "Store", "StoredSession", "PageViewRow"]
+__all__ = ["SCHEMA_VERSION", "Store", "StoredSession", "PageViewRow", "check_database"]
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -46,29 +46,92 @@ class StoredSession:
     started_at: str | None = None
 
 
-class Store:
-    """A uiab database. ``Store(path)`` creates or migrates it; use as a context manager to close it."""
+def _tables(db: sqlite3.Connection) -> set[str]:
+    rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    return {row[0] for row in rows}
 
-    def __init__(self, path: str | Path) -> None:
+
+def _checked_version(db: sqlite3.Connection, path: Path) -> int:
+    """The schema version of a database uiab may use; a newer or a foreign one is bad input, and is left as it was."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise InputError(f"database schema v{version} is newer than this uiab (v{SCHEMA_VERSION})",
+                         source=str(path), field="--db", fix="upgrade uiab, or pass another --db")
+    tables = _tables(db)
+    missing = sorted(tables_at(version) - tables)
+    if (version == 0 and tables) or missing:
+        shown = ", ".join(sorted(tables)[:5]) or "none"
+        raise InputError(f"not a uiab database (its tables: {shown})", source=str(path), field="--db",
+                         fix="pass a new path, or a database a uiab command created")
+    return version
+
+
+def check_database(path: str | Path) -> None:
+    """Refuse, without writing anything, a --db that :class:`Store` would refuse: a bad folder, a foreign file."""
+    path = Path(path)
+    if path.exists():
+        Store(path, read_only=True, migrated=False).close()
+    elif not path.parent.is_dir():
+        raise InputError(f"folder {path.parent} does not exist", source=str(path), field="--db",
+                         fix="create the folder or choose another database path")
+
+
+class Store:
+    """A uiab database. ``Store(path)`` creates or migrates it; use as a context manager to close it.
+
+    ``read_only=True`` opens an existing database as it is (no file created, no WAL switch, no migration):
+    what the commands that only look (report, decisions, rollout --replay) use. ``migrated=False`` (read-only
+    only) accepts an older schema too, for a check that reads nothing.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, migrated: bool = True) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise InputError("is a folder, not a database file", source=str(self.path), field="--db",
+                             fix="pass the path of a .db file")
+        if read_only and not self.path.is_file():
+            raise InputError(f"no database at {self.path}", source=str(self.path), field="--db",
+                             fix="pass the --db a uiab command wrote to (default: UIAB_DB or ./uiab.db)")
         if self.path.parent and not self.path.parent.exists():
             raise InputError(f"folder {self.path.parent} does not exist", source=str(self.path), field="--db",
                              fix="create the folder or choose another database path")
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            if read_only:
+                # A read-only connection to a WAL database leaves -wal and -shm files behind that it may not
+                # delete. With no -wal on disk no writer is connected (a writer keeps it until it closes), so
+                # the file is read as immutable and nothing is created; with one, a writer is at work and the
+                # files are its own.
+                live = self.path.with_name(self.path.name + "-wal").exists()
+                uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise InputError(f"cannot open the database ({exc})", source=str(self.path), field="--db",
+                             fix="pass a new path, or the file a uiab command created") from None
+        try:
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._migrate()
+            version = _checked_version(self._db, self.path)  # before anything is written to the file
+            if read_only and migrated and version == 0:
+                raise InputError("an empty database: no uiab command has written to it", source=str(self.path),
+                                 field="--db", fix="pass the --db a uiab command wrote to")
+            if read_only and migrated and version < SCHEMA_VERSION:
+                raise InputError(f"database schema v{version} is older than this uiab (v{SCHEMA_VERSION})",
+                                 source=str(self.path), field="--db",
+                                 fix="run a uiab command that writes to it (smoke, simulate) to migrate it")
+            if not read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._migrate(version)
+            self._db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise InputError(f"not a usable uiab database ({exc})", source=str(self.path), field="--db",
                              fix="pass a new path, or the file a uiab command created") from None
+        except BaseException:
+            self._db.close()
+            raise
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise InputError(f"database schema v{version} is newer than this uiab (v{SCHEMA_VERSION})",
-                             source=str(self.path), fix="upgrade uiab")
+    def _migrate(self, version: int) -> None:
         for target in range(version, SCHEMA_VERSION):
             with self.transaction() as db:
                 for statement in MIGRATIONS[target]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+import re
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "tables_at"]
 
 # A database is never rewritten behind the user's back: only forward, each version in one transaction.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -121,3 +123,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def tables_at(version: int) -> set[str]:
+    """The tables a uiab database of schema ``version`` has: how a uiab database is told from a foreign one."""
+    return {name for step in MIGRATIONS[:version] for statement in step
+            for name in re.findall(r"CREATE TABLE (\w+)", statement)}
