@@ -18,7 +18,7 @@ from harness.run.agent_runner import BrowserSessionRunner
 from harness.run.experiment import load_experiment
 from harness.run.simulate import stored_session_from
 from harness.settings import Settings
-from harness.store.database import Store
+from harness.store.database import Store, check_database
 
 if TYPE_CHECKING:
     from agent.dqn import DQNAgent
@@ -74,7 +74,9 @@ def run_training(path: Path, settings: Settings, *, sessions: int, policy: str, 
     config = TrainConfig(sessions=sessions, policy=policy, seed=seed, gamma=experiment.agent.gamma,
                          weights=RewardWeights(result=weights.result, user=weights.user, business=weights.business),
                          first_session=first, keep_records=False)
-    with Store(settings.db) as store, BrowserSessionRunner(path, settings, seed=seed) as runner:
+    check_database(settings.db)  # a foreign --db is refused before the browser starts
+    # The runner (site, browser) first: an unreachable site or a missing page leaves no database file behind.
+    with BrowserSessionRunner(path, settings, seed=seed) as runner, Store(settings.db) as store:
         encoder = StateEncoder(pages=runner.pages, n_actions=runner.n_actions)
         options = {"sessions": sessions, "policy": policy, "resume": str(resume) if resume else None,
                    "first_session": first, "actions": runner.n_actions, "gamma": config.gamma}
