@@ -92,6 +92,7 @@ class VisitorPool:
             slot.installed = [await slot.world.add_script(s) for s in scripts]
             slot.scripts = scripts
         slot.prepared.guard.blocked_from.clear()
+        slot.prepared.guard.charging = True
         visitor = Visitor(page=slot.page, guard=slot.prepared.guard, base_url=self.base_url, world=slot.world,
                           goal_names=slot.prepared.goal_names)
         slot.world.route_to(visitor.receive)
@@ -113,6 +114,8 @@ class VisitorPool:
             if origin_of(page.url) != origin:
                 return False
             await slot.cdp.send("DOMStorage.clear", {"storageId": {"securityOrigin": origin, "isLocalStorage": False}})
+            # What the leaving document sends as it goes (pagehide beacons) is refused, but no visitor's.
+            slot.prepared.guard.charging = False
             await page.goto("about:blank")  # the visitor's document, its memory and its timers go
             # Independent clean-ups go out together: each is a round trip to the browser, and they all end
             # before the next visitor's first request.

@@ -190,14 +190,18 @@ class Visitor:
         # Waiting for the target URL is not enough: a link to the page we are on (a logo back home) matches
         # at once, and the snapshot would race the reload. The new document's page_view is the signal; a
         # navigation the fence blocks or the server fails never sends one.
-        stopped = len(self.guard.blocked) + len(self.failed_requests)
+        stopped = self._navigation_stops()
         for _ in range(NAVIGATION_POLLS):
             if any(e["type"] == "page_view" for e in self.events[after:]):
                 return
-            if len(self.guard.blocked) + len(self.failed_requests) > stopped:
+            if self._navigation_stops() > stopped:
                 return
             await asyncio.sleep(0.01)
             await self._barrier()
+
+    def _navigation_stops(self) -> int:
+        # Only a refused page request can stop a navigation; a beacon the proxy refused cannot.
+        return sum(b.channel == "http" for b in self.guard.blocked_from) + len(self.failed_requests)
 
     async def _barrier(self) -> None:
         # A round trip on the world's session: every event the input produced has reached Python when it returns.
