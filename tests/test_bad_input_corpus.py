@@ -217,7 +217,9 @@ def test_valid_edges_load(tmp_path: Path, label: str) -> None:
     shutil.copytree(SHOP, site)
     path = site / "experiment.toml"
     path.write_text(VALID_EDITS[label](path.read_text(encoding="utf-8")), encoding="utf-8")
-    check_site_pages(load_experiment(path))
+    experiment = load_experiment(path)
+    check_site_pages(experiment)  # raises InputError on a page the site lacks
+    assert experiment.funnel and experiment.variants, label  # accepted whole, not emptied on the way
 
 
 def test_the_most_stages_and_sessions_are_accepted_on_the_command_line() -> None:
