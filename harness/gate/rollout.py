@@ -26,9 +26,10 @@ from harness.run.population import experiment_personas
 from harness.run.session import SessionOutcome, VisitorPlan, visitor_seed
 from harness.run.simulate import run_plans
 from harness.run.site import site_url
+from harness.run.smoke import check_selectors
 from harness.run.variants import variant_patch
 from harness.settings import Settings
-from harness.store.database import Store
+from harness.store.database import Store, check_database
 
 __all__ = ["Check", "RolloutOptions", "RolloutReport", "resolve_candidate", "run_rollout"]
 
@@ -43,13 +44,17 @@ async def run_rollout(path: Path, settings: Settings, options: RolloutOptions) -
     if candidate.name == control.name and candidate.patch != control.patch:
         candidate = Variant(name=f"{candidate.name}-candidate", patch=candidate.patch)
     variant_patch(experiment, candidate)  # an invalid patch is bad input (exit 2), before any traffic
-    experiment_personas(experiment)
+    mix = experiment_personas(experiment)
     seed = settings.seed if options.seed is None else options.seed
     config = {"candidate": options.candidate, "control": control.name, "stages": cfg.stages,
               "sessions_per_stage": cfg.sessions_per_stage, "replay_of": options.replay_of}
-    with site_url(experiment) as base_url, Store(settings.db) as store:
+    check_database(settings.db)  # a database that is not uiab's is refused before the browser starts
+    with site_url(experiment) as base_url:
         async with open_browser(settings) as browser:
-            with store.tracked_run("rollout", str(experiment.path), config, seed) as run_id:
+            # A funnel or goal selector that matches nothing is bad input (exit 2), not a pre-flight rollback.
+            await check_selectors(browser, experiment, base_url, mix[0].device)
+            with Store(settings.db) as store, store.tracked_run("rollout", str(experiment.path), config,
+                                                                 seed) as run_id:
                 report_dir = options.report_dir or settings.report_dir / f"rollout-{run_id}"
                 pool = VisitorPool(browser, base_url, experiment.goal_specs())
                 run = RolloutRun(experiment, cfg, candidate, control, browser, base_url, store, run_id, seed,
