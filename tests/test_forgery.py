@@ -126,8 +126,9 @@ async def _session(visitor: Visitor, clicks: list[tuple[int, int]]) -> dict[str,
     return result.to_dict()
 
 
-async def _compare(browser: BrowserSession, sites: dict[str, str], reuse: bool) -> None:
-    """Run both plans on both pages and check the results are equal and right."""
+async def _compare(browser: BrowserSession, sites: dict[str, str], reuse: bool
+                   ) -> dict[tuple[str, str], dict[str, Any]]:
+    """Run both plans on both pages, check the honest results are right; every (site, plan) result."""
     results: dict[tuple[str, str], dict[str, Any]] = {}
     attempts: dict[str, Any] = {}
     for site, base_url in sites.items():
@@ -154,20 +155,25 @@ async def _compare(browser: BrowserSession, sites: dict[str, str], reuse: bool) 
         assert (honest["js_errors"], honest["console_errors"]) == (1, 1), plan
         assert [p["dwell_ms"] for p in honest["pages"]] == [1500.0 * n + 500], plan
         assert [r["applied"] for r in honest["patch_reports"]] == [True], plan
+    return results
 
 
 @pytest.mark.parametrize("reuse", [True, False], ids=["reused-tab", "fresh-context"])
 async def test_page_script_forgery_leaves_the_session_result_unchanged(browser: BrowserSession, tmp_path: Path,
                                                                      reuse: bool) -> None:
     with _sites(tmp_path, forge_ready=False) as sites:
-        await _compare(browser, sites, reuse)
+        results = await _compare(browser, sites, reuse)
+    for plan in ("browse", "buy"):
+        assert results["hostile", plan] == results["honest", plan], plan
 
 
 async def test_a_synthetic_document_ready_changes_nothing(browser: BrowserSession, tmp_path: Path) -> None:
     # A "DOMContentLoaded" the page dispatches while it is still parsing: neither the tracker's page view nor
     # the patch runtime's first report may start early on it (patch_reports would then differ).
     with _sites(tmp_path, forge_ready=True) as sites:
-        await _compare(browser, sites, reuse=False)
+        results = await _compare(browser, sites, reuse=False)
+    for plan in ("browse", "buy"):
+        assert results["hostile", plan]["patch_reports"] == results["honest", plan]["patch_reports"], plan
 
 
 def test_only_the_experiments_own_goal_names_are_conversions() -> None:
